@@ -1,0 +1,15 @@
+//! Schema migrations, applied by `orbit migrate up`, `cargo run -p migration -- up`
+//! (what `sea-orm-cli migrate up` drives) or the Dockerfile's `migrate` target.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_users;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_users::Migration)]
+    }
+}

@@ -1,0 +1,63 @@
+use poem::{Endpoint, Middleware, Request, Result, web::headers::HeaderMapExt};
+
+use crate::error::ApiError;
+
+/// Refuses bodies over `max_bytes` with 413 `payload_too_large`, whether or not the client
+/// declared a `Content-Length`: the body is read here, bounded, before any handler sees it.
+pub struct BodyLimit {
+    pub max_bytes: usize,
+}
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        BodyLimitEndpoint {
+            inner,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+    max_bytes: usize,
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let declared = req
+            .headers()
+            .typed_get::<poem::web::headers::ContentLength>()
+            .map(|length| length.0);
+        if declared.is_some_and(|length| length > self.max_bytes as u64) {
+            return Err(too_large().into());
+        }
+        if declared != Some(0) {
+            let body = req
+                .take_body()
+                .into_bytes_limit(self.max_bytes)
+                .await
+                .map_err(|err| match err {
+                    poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+                    other => ApiError::new(
+                        poem::http::StatusCode::BAD_REQUEST,
+                        "validation",
+                        format!("could not read the request body: {other}"),
+                    ),
+                })?;
+            req.set_body(body);
+        }
+        self.inner.call(req).await
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "request body too large",
+    )
+}

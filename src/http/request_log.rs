@@ -1,0 +1,72 @@
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use poem::PathPattern;
+use poem::http::HeaderValue;
+use poem::{Endpoint, IntoResponse, Request, Response, Result};
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Per-request facts that handlers learn and the request log reports.
+#[derive(Debug, Default)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub user_id: OnceLock<String>,
+    pub workspace: OnceLock<String>,
+}
+
+/// One log line per request: method, route template, status, latency, request id, and the
+/// user and workspace when a handler recorded them. `/health` is not logged: probes hit it
+/// every few seconds. The request id is taken from `x-request-id` when the caller sent a sane
+/// one, else generated, and echoed on the response.
+pub async fn log_request<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| is_sane_request_id(id))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let context = Arc::new(RequestContext {
+        request_id: request_id.clone(),
+        ..Default::default()
+    });
+    req.extensions_mut().insert(context.clone());
+    let method = req.method().clone();
+    let logged = req.uri().path() != "/health";
+
+    let mut response = next.call(req).await?.into_response();
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    if logged {
+        let route = response
+            .data::<PathPattern>()
+            .map(|pattern| pattern.0.as_ref())
+            .filter(|pattern| !pattern.is_empty())
+            .unwrap_or("(no route)");
+        let status = response.status().as_u16();
+        let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+        tracing::info!(
+            target: "orbit::request",
+            method = %method,
+            route,
+            status,
+            latency_ms,
+            request_id,
+            user_id = context.user_id.get(),
+            workspace = context.workspace.get(),
+            "request"
+        );
+    }
+    Ok(response)
+}
+
+fn is_sane_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}

@@ -1,0 +1,180 @@
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+use orbit::capabilities::{Capabilities, http_client};
+use orbit::config::{MigrateSettings, Settings};
+use orbit::state::AppState;
+use orbit::{db, openapi, server, telemetry};
+use secrecy::ExposeSecret;
+
+/// Orbit API server. With no command, serves the API.
+#[derive(Parser)]
+#[command(name = "orbit", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default). Never migrates, except the embedded SQLite default.
+    Serve,
+    /// Apply, revert or inspect migrations on DATABASE_URL
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the OpenAPI document to stdout
+    Openapi,
+    /// Print the capability table and check that the database and every configured backend
+    /// answer; exits non-zero when one does not
+    Doctor,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply pending migrations
+    Up {
+        /// Apply only this many
+        #[arg(short, long)]
+        num: Option<u32>,
+    },
+    /// Revert applied migrations
+    Down {
+        /// Revert this many
+        #[arg(short, long, default_value_t = 1)]
+        num: u32,
+    },
+    /// List migrations and whether each is applied
+    Status,
+    /// Drop every table, then apply all migrations
+    Fresh,
+    /// Revert all migrations, then apply them again
+    Refresh,
+    /// Revert all migrations
+    Reset,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = dotenvy::dotenv();
+    let result = match Cli::parse().command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Migrate { action } => migrate(action).await,
+        Command::Openapi => {
+            println!("{}", openapi::spec_json());
+            Ok(())
+        }
+        Command::Doctor => doctor().await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("orbit: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    telemetry::init(&settings.log);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
+    let capabilities = Capabilities::from_settings(&settings, http_client())?;
+    capabilities.log_boot_table();
+
+    let db = db::connect(&settings.database).await?;
+    if settings.database.is_sqlite() {
+        tracing::info!("embedded SQLite database: applying pending migrations");
+        db::migrate_up(&db).await?;
+    }
+    let (acceptor, addr) = server::bind(([0, 0, 0, 0], settings.port).into()).await?;
+    tracing::info!(
+        %addr,
+        env = settings.env.as_str(),
+        database = db::backend_name(&db),
+        "listening; API docs at {}/docs",
+        settings.origins.api
+    );
+    let state = AppState {
+        settings: settings.into(),
+        db,
+        capabilities,
+    };
+    server::serve(acceptor, state, server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(action: MigrateAction) -> anyhow::Result<()> {
+    let settings = MigrateSettings::from_env()?;
+    telemetry::init(&settings.log);
+    let db = db::connect(&settings.database).await?;
+    match action {
+        MigrateAction::Up { num } => Migrator::up(&db, num).await?,
+        MigrateAction::Down { num } => Migrator::down(&db, Some(num)).await?,
+        MigrateAction::Status => Migrator::status(&db).await?,
+        MigrateAction::Fresh => Migrator::fresh(&db).await?,
+        MigrateAction::Refresh => Migrator::refresh(&db).await?,
+        MigrateAction::Reset => Migrator::reset(&db).await?,
+    }
+    db.close().await?;
+    Ok(())
+}
+
+async fn doctor() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let capabilities = Capabilities::from_settings(&settings, http_client())?;
+    let db = db::connect(&settings.database).await?;
+    println!("environment: {}", settings.env.as_str());
+    println!(
+        "{:<10} {:<10} {:<12} NOTE",
+        "CAPABILITY", "BACKEND", "STATUS"
+    );
+
+    let mut failures = 0;
+    let database = match db.ping().await {
+        Ok(()) => ("reachable", String::new()),
+        Err(err) => {
+            failures += 1;
+            ("UNREACHABLE", err.to_string())
+        }
+    };
+    let target = db::describe_target(settings.database.url.expose_secret());
+    println!(
+        "{:<10} {:<10} {:<12} {target} {}",
+        "database",
+        db::backend_name(&db),
+        database.0,
+        database.1
+    );
+
+    let checks = capabilities.check().await;
+    for status in capabilities.statuses() {
+        let (state, note) = match checks.iter().find(|(name, _)| *name == status.name) {
+            Some((_, Ok(()))) => ("reachable", String::new()),
+            Some((_, Err(err))) => {
+                failures += 1;
+                ("UNREACHABLE", err.clone())
+            }
+            None => (
+                "fallback",
+                format!("enable with {}", status.enable_with.join(" + ")),
+            ),
+        };
+        println!(
+            "{:<10} {:<10} {:<12} {note}",
+            status.name, status.backend, state
+        );
+    }
+    db.close().await?;
+    anyhow::ensure!(
+        failures == 0,
+        "{failures} configured backend(s) did not answer"
+    );
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Wires the HTTP app (routes, docs, middleware) and runs it until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, Route, Server};
+
+use crate::http::body_limit::BodyLimit;
+use crate::http::cors::Cors;
+use crate::http::errors::{self, PanicToInternal};
+use crate::http::request_log;
+use crate::openapi;
+use crate::state::AppState;
+
+/// The whole HTTP app over `state`.
+pub fn app(state: AppState) -> impl Endpoint + 'static {
+    let api = openapi::service();
+    let routes = Route::new()
+        .nest("/docs", api.swagger_ui())
+        .at("/openapi.json", api.spec_endpoint())
+        .nest("/", api);
+    let cors = Cors::new(state.settings.origins.cors_allowed());
+    let body_limit = BodyLimit {
+        max_bytes: state.settings.body_limit_bytes,
+    };
+    routes
+        .with(body_limit)
+        .with(CatchPanic::new().with_handler(PanicToInternal))
+        .around(errors::to_json)
+        .with(cors)
+        .around(request_log::log_request)
+        .data(state)
+}
+
+/// Binds `addr` now, so the caller learns the port (tests bind port 0) before serving.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpAcceptor, SocketAddr)> {
+    let acceptor = TcpListener::bind(addr).into_acceptor().await?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().copied())
+        .unwrap_or(addr);
+    Ok((acceptor, local))
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+/// within the configured timeout and closes the pool.
+pub async fn serve(
+    acceptor: TcpAcceptor,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let timeout = state.settings.shutdown_timeout;
+    let db = state.db.clone();
+    let result = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state), shutdown, Some(timeout))
+        .await;
+    if let Err(err) = db.close().await {
+        tracing::warn!(error = %err, "closing the database pool");
+    }
+    result
+}
+
+/// Resolves on SIGTERM (what platforms send to stop a container) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler can be installed");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown signal received: finishing in-flight requests");
+}

@@ -1,0 +1,155 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use crate::error::ApiResult;
+use crate::openapi::ApiTags;
+use crate::state::AppState;
+use crate::time::iso_now;
+
+/// How long a readiness probe waits for the database before calling it down.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub struct SystemApi;
+
+#[derive(Debug, Object)]
+struct Banner {
+    name: String,
+    ok: bool,
+}
+
+#[derive(Debug, Object)]
+struct Health {
+    ok: bool,
+    /// Always `ok`: the process is up.
+    status: String,
+    /// Server time, ISO-8601 UTC with milliseconds.
+    ts: String,
+}
+
+#[derive(Debug, Object)]
+struct Readiness {
+    ok: bool,
+    /// One entry per dependency: `database`, and each configured backend.
+    checks: BTreeMap<String, Check>,
+}
+
+#[derive(Debug, Object)]
+struct Check {
+    ok: bool,
+    /// Why the dependency is considered down; absent when it answered.
+    #[oai(skip_serializing_if_is_none)]
+    error: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// Every dependency answered.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// A dependency did not answer; `checks` says which.
+    #[oai(status = 503)]
+    NotReady(Json<Readiness>),
+}
+
+#[derive(Debug, Object)]
+struct RuntimeConfig {
+    /// `development`, `production` or `test`.
+    environment: String,
+    /// Which optional capabilities are live on this deploy.
+    capabilities: BTreeMap<String, CapabilityFlag>,
+}
+
+#[derive(Debug, Object)]
+struct CapabilityFlag {
+    /// False when the capability runs on its logging fallback.
+    enabled: bool,
+    backend: String,
+}
+
+#[OpenApi(tag = "ApiTags::System")]
+impl SystemApi {
+    /// Service banner
+    ///
+    /// Some platforms (Flux) health-check `/`; it answers without touching the database.
+    #[oai(path = "/", method = "get", operation_id = "banner")]
+    async fn banner(&self) -> ApiResult<Json<Banner>> {
+        Ok(Json(Banner {
+            name: "orbit-api".into(),
+            ok: true,
+        }))
+    }
+
+    /// Liveness
+    ///
+    /// 200 while the process serves HTTP. Touches nothing else and is not logged, so probes
+    /// may call it as often as they like.
+    #[oai(path = "/health", method = "get", operation_id = "health")]
+    async fn health(&self) -> ApiResult<Json<Health>> {
+        Ok(Json(Health {
+            ok: true,
+            status: "ok".into(),
+            ts: iso_now(),
+        }))
+    }
+
+    /// Readiness
+    ///
+    /// 200 when the database answers within two seconds, else 503 naming what failed. Load
+    /// balancers should route on this; restarts should key on `/health`.
+    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self, state: Data<&AppState>) -> ApiResult<ReadyResponse> {
+        let database = match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+            Ok(Ok(())) => Check {
+                ok: true,
+                error: None,
+            },
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "readiness: database unreachable");
+                Check {
+                    ok: false,
+                    error: Some("unreachable".into()),
+                }
+            }
+            Err(_) => Check {
+                ok: false,
+                error: Some(format!("no answer within {}s", READY_TIMEOUT.as_secs())),
+            },
+        };
+        let ok = database.ok;
+        let readiness = Readiness {
+            ok,
+            checks: BTreeMap::from([("database".to_owned(), database)]),
+        };
+        Ok(match ok {
+            true => ReadyResponse::Ready(Json(readiness)),
+            false => ReadyResponse::NotReady(Json(readiness)),
+        })
+    }
+
+    /// Public runtime configuration
+    ///
+    /// What the web client may know about this deploy: the environment and which optional
+    /// capabilities are live. Never carries a secret.
+    #[oai(path = "/v1/config", method = "get", operation_id = "runtimeConfig")]
+    async fn config(&self, state: Data<&AppState>) -> ApiResult<Json<RuntimeConfig>> {
+        let capabilities = state
+            .capabilities
+            .statuses()
+            .into_iter()
+            .map(|status| {
+                let flag = CapabilityFlag {
+                    enabled: status.enabled,
+                    backend: status.backend.to_owned(),
+                };
+                (status.name.to_owned(), flag)
+            })
+            .collect();
+        Ok(Json(RuntimeConfig {
+            environment: state.settings.env.as_str().to_owned(),
+            capabilities,
+        }))
+    }
+}

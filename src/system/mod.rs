@@ -1,0 +1,3 @@
+//! Liveness, readiness, the service banner and the public runtime configuration.
+
+pub mod api;
