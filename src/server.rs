@@ -7,9 +7,10 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, Server};
 
+use crate::config::Settings;
 use crate::http::body_limit::BodyLimit;
 use crate::http::cors::Cors;
-use crate::http::errors::{self, PanicToInternal};
+use crate::http::errors::{JsonErrors, PanicToInternal};
 use crate::http::request_log;
 use crate::openapi;
 use crate::state::AppState;
@@ -17,21 +18,31 @@ use crate::state::AppState;
 /// The whole HTTP app over `state`.
 pub fn app(state: AppState) -> impl Endpoint + 'static {
     let api = openapi::service();
+    let spec = api.spec();
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .nest("/", api);
-    let cors = Cors::new(state.settings.origins.cors_allowed());
+    edge(routes, &spec, &state.settings).data(state)
+}
+
+/// The middleware every route sits behind, outermost first: request log, CORS, JSON error
+/// bodies, panic guard, body limit. `spec` is the OpenAPI document of `routes`.
+pub fn edge<E: Endpoint + 'static>(
+    routes: E,
+    spec: &str,
+    settings: &Settings,
+) -> impl Endpoint + use<E> {
+    let cors = Cors::new(settings.origins.cors_allowed());
     let body_limit = BodyLimit {
-        max_bytes: state.settings.body_limit_bytes,
+        max_bytes: settings.body_limit_bytes,
     };
     routes
         .with(body_limit)
         .with(CatchPanic::new().with_handler(PanicToInternal))
-        .around(errors::to_json)
+        .with(JsonErrors::from_spec(spec))
         .with(cors)
         .around(request_log::log_request)
-        .data(state)
 }
 
 /// Binds `addr` now, so the caller learns the port (tests bind port 0) before serving.

@@ -1,22 +1,96 @@
 use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result};
 
 use crate::error::ApiError;
 
-/// Every error leaves as an [`ApiError`] body: the framework's own (no route, bad JSON, wrong
-/// method) included. Response extensions (the matched route) are kept for the request log.
-pub async fn to_json<E: Endpoint>(next: E, req: Request) -> Result<Response> {
-    match next.call(req).await {
-        Ok(response) => Ok(response.into_response()),
-        Err(err) => {
-            let extensions = err.data::<poem::PathPattern>().cloned();
-            let mut response = ApiError::from_poem(err).into_response();
-            if let Some(pattern) = extensions {
-                response.set_data(pattern);
-            }
-            Ok(response)
+/// Every error leaves as an [`ApiError`] body, the framework's own (no route, bad JSON, wrong
+/// method) included. A 405 says which methods the route has in `Allow` (RFC 9110). Response
+/// extensions (the matched route) are kept for the request log.
+pub struct JsonErrors {
+    allowed_methods: Arc<HashMap<String, String>>,
+}
+
+impl JsonErrors {
+    /// Learns each route's methods from the OpenAPI document the routes were built from.
+    pub fn from_spec(spec_json: &str) -> Self {
+        let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+        let allowed_methods = spec["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(path, operations)| {
+                let mut methods: Vec<String> = operations
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|ops| ops.keys())
+                    .map(|method| method.to_ascii_uppercase())
+                    .collect();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                (route_key(path), methods.join(", "))
+            })
+            .collect();
+        Self {
+            allowed_methods: Arc::new(allowed_methods),
         }
+    }
+}
+
+/// `/v1/workspaces/{slug}` and `/v1/workspaces/:slug` name the same route.
+fn route_key(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match segment.strip_prefix(':') {
+            Some(name) => format!("{{{name}}}"),
+            None => segment.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl<E: Endpoint> Middleware<E> for JsonErrors {
+    type Output = JsonErrorsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        JsonErrorsEndpoint {
+            inner,
+            allowed_methods: self.allowed_methods.clone(),
+        }
+    }
+}
+
+pub struct JsonErrorsEndpoint<E> {
+    inner: E,
+    allowed_methods: Arc<HashMap<String, String>>,
+}
+
+impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        let err = match self.inner.call(req).await {
+            Ok(response) => return Ok(response.into_response()),
+            Err(err) => err,
+        };
+        let pattern = err.data::<PathPattern>().cloned();
+        let mut response = ApiError::from_poem(err).into_response();
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+            let allow = pattern
+                .as_ref()
+                .and_then(|pattern| self.allowed_methods.get(&route_key(&pattern.0)))
+                .and_then(|methods| HeaderValue::from_str(methods).ok());
+            if let Some(allow) = allow {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+        }
+        if let Some(pattern) = pattern {
+            response.set_data(pattern);
+        }
+        Ok(response)
     }
 }
 

@@ -1,0 +1,309 @@
+//! The `orbit` binary as a deploy runs it: config errors, migrations, doctor, logs, SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::Value;
+
+use crate::helpers::{
+    TEST_SECRET, TestDatabase, free_port, orbit_command, postgres_admin_url, skip, start_orbit,
+    terminate,
+};
+
+fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    orbit_command(dir.path(), args, vars).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Waits for the process to exit, failing after `limit`.
+fn wait_for_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("orbit did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn production_without_its_variables_exits_with_one_message_naming_them_all() {
+    let output = run(&[], &[("APP_ENV", "production")]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    for name in [
+        "DATABASE_URL",
+        "AUTH_SECRET",
+        "API_ORIGIN",
+        "WEB_ORIGIN",
+        "WWW_ORIGIN",
+    ] {
+        assert!(stderr.contains(name), "{name} not named in: {stderr}");
+    }
+    assert_eq!(
+        stderr.matches("invalid configuration").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_invalid_port_is_a_boot_error_naming_it() {
+    let output = run(&[], &[("PORT", "abc")]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("PORT must be a port number"));
+}
+
+#[test]
+fn openapi_prints_the_document_and_nothing_else() {
+    let output = run(&["openapi"], &[]);
+    assert!(output.status.success());
+    let spec: Value = serde_json::from_slice(&output.stdout).expect("stdout is only JSON");
+    assert_eq!(spec["openapi"], "3.0.0");
+}
+
+#[tokio::test]
+async fn migrate_up_status_down_on_sqlite() {
+    let (_database, url) = TestDatabase::create_sqlite();
+    let vars = [("DATABASE_URL", url.as_str())];
+    let users_exist = || async {
+        let db = Database::connect(&url).await.unwrap();
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let n: i64 = row.try_get("", "n").unwrap();
+        db.close().await.unwrap();
+        n == 1
+    };
+
+    let up = run(&["migrate", "up"], &vars);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(users_exist().await);
+
+    let again = run(&["migrate", "up"], &vars);
+    assert!(again.status.success(), "a second up is a no-op");
+
+    let status = run(&["migrate", "status"], &vars);
+    assert!(status.status.success());
+    let listing = text(&status.stdout) + &text(&status.stderr);
+    assert!(
+        listing.contains("m20261123_000001_create_users"),
+        "{listing}"
+    );
+
+    let down = run(&["migrate", "down"], &vars);
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert!(!users_exist().await);
+}
+
+#[test]
+fn doctor_reports_the_fallbacks_and_passes() {
+    let (_database, url) = TestDatabase::create_sqlite();
+    let output = run(&["doctor"], &[("DATABASE_URL", &url)]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(
+        stdout.contains("database") && stdout.contains("reachable"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("email") && stdout.contains("console"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("RESEND_API_KEY"), "{stdout}");
+}
+
+#[tokio::test]
+async fn doctor_fails_when_a_configured_backend_is_unreachable_and_never_prints_its_key() {
+    let (_database, url) = TestDatabase::create_sqlite();
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("RESEND_API_KEY", "re_do_not_print_me"),
+        ("RESEND_FROM", "Orbit <no-reply@orbit.test>"),
+        ("RESEND_BASE_URL", closed.as_str()),
+    ];
+    let output = run(&["doctor"], &vars);
+    let all = text(&output.stdout) + &text(&output.stderr);
+    assert!(!output.status.success(), "{all}");
+    assert!(all.contains("UNREACHABLE"), "{all}");
+    assert!(!all.contains("re_do_not_print_me"), "{all}");
+
+    let resend = wiremock::MockServer::start().await;
+    let reachable = resend.uri();
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("RESEND_API_KEY", "re_do_not_print_me"),
+        ("RESEND_FROM", "Orbit <no-reply@orbit.test>"),
+        ("RESEND_BASE_URL", reachable.as_str()),
+    ];
+    let output = run(&["doctor"], &vars);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("resend"), "{stdout}");
+}
+
+/// Sends the head of a POST now and its body later, to keep a request in flight.
+fn start_slow_request(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"POST /v1/config HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab")
+        .unwrap();
+    stream
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_json_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("o.db").display());
+    let port = free_port();
+    let vars = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("AUTH_SECRET", TEST_SECRET),
+        ("LOG_FORMAT", "json"),
+    ];
+    let mut child = start_orbit(dir.path(), port, &vars);
+
+    let client = reqwest::blocking::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = client
+        .get(format!("{base}/v1/config"))
+        .header("x-request-id", "trace-me-1")
+        .send()
+        .unwrap();
+    assert_eq!(config.status(), 200);
+    assert_eq!(
+        client
+            .get(format!("{base}/health"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client.get(format!("{base}/nope")).send().unwrap().status(),
+        404
+    );
+
+    let mut in_flight = start_slow_request(port);
+    std::thread::sleep(Duration::from_millis(100));
+    terminate(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    in_flight.write_all(b"cdef").unwrap();
+    let mut response = String::new();
+    let _ = in_flight.read_to_string(&mut response);
+    assert!(
+        response.starts_with("HTTP/1.1 405"),
+        "in-flight request got: {response:?}"
+    );
+
+    let status = wait_for_exit(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["target"] == "orbit::request")
+        .collect();
+    let traced = requests
+        .iter()
+        .find(|line| line["request_id"] == "trace-me-1")
+        .expect("the /v1/config request is logged with its request id");
+    assert_eq!(traced["method"], "GET");
+    assert_eq!(traced["route"], "/v1/config");
+    assert_eq!(traced["status"], 200);
+    assert!(traced["latency_ms"].is_number());
+    assert!(requests.iter().any(|line| line["status"] == 404));
+    assert!(
+        requests.iter().all(|line| line["route"] != "/health"),
+        "/health is not logged"
+    );
+    assert!(!stdout.contains(TEST_SECRET));
+}
+
+#[tokio::test]
+async fn production_on_postgres_boots_without_migrating_and_writes_nothing_to_disk() {
+    let Some(admin_url) = postgres_admin_url() else {
+        return skip("Postgres");
+    };
+    let (_database, url) = TestDatabase::create_postgres(&admin_url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let vars = [
+        ("APP_ENV", "production"),
+        ("DATABASE_URL", url.as_str()),
+        ("AUTH_SECRET", TEST_SECRET),
+        ("API_ORIGIN", "https://api.orbit.test"),
+        ("WEB_ORIGIN", "https://app.orbit.test"),
+        ("WWW_ORIGIN", "https://orbit.test"),
+    ];
+    let mut child = start_orbit(dir.path(), port, &vars);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let db = Database::connect(&url).await.unwrap();
+    let migrated = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT to_regclass('public.seaql_migrations') IS NOT NULL AS present",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<bool>("", "present")
+        .unwrap();
+    db.close().await.unwrap();
+    assert!(!migrated, "serve must not migrate a Postgres database");
+
+    terminate(&child);
+    assert!(wait_for_exit(&mut child, Duration::from_secs(10)).success());
+    let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(written.is_empty(), "production wrote {written:?}");
+}

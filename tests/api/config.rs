@@ -1,0 +1,176 @@
+//! Settings from the environment: development defaults, production requirements, bad values.
+
+use std::collections::HashMap;
+
+use orbit::config::{AppEnv, ConfigError, LogFormat, Settings};
+use secrecy::ExposeSecret;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn problems(vars: &[(&str, &str)]) -> Vec<String> {
+    Settings::from_vars(vars.iter().copied())
+        .expect_err("these settings are invalid")
+        .problems
+}
+
+const PRODUCTION: [(&str, &str); 6] = [
+    ("APP_ENV", "production"),
+    ("DATABASE_URL", "postgres://orbit@db.internal:5432/orbit"),
+    ("AUTH_SECRET", SECRET),
+    ("API_ORIGIN", "https://api.orbit.test"),
+    ("WEB_ORIGIN", "https://app.orbit.test"),
+    ("WWW_ORIGIN", "https://orbit.test"),
+];
+
+/// A complete production environment with `overrides` on top (a blank value unsets).
+fn production(overrides: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let mut vars = HashMap::from(PRODUCTION);
+    vars.extend(overrides.iter().copied());
+    Settings::from_vars(vars)
+}
+
+#[test]
+fn development_runs_with_no_environment_at_all() {
+    let settings = Settings::from_vars([]).unwrap();
+    assert_eq!(settings.env, AppEnv::Development);
+    assert_eq!(settings.port, 4002);
+    assert!(settings.database.is_sqlite());
+    assert_eq!(settings.origins.api, "http://localhost:4002");
+    assert_eq!(settings.origins.web, "http://localhost:4001");
+    assert_eq!(settings.origins.www, "http://localhost:4000");
+    assert_eq!(settings.log.format, LogFormat::Pretty);
+    assert!(settings.auth_secret.expose_secret().len() >= 32);
+    assert!(settings.warnings.iter().any(|w| w.contains("AUTH_SECRET")));
+}
+
+#[test]
+fn production_names_every_missing_variable_at_once() {
+    let problems = problems(&[("APP_ENV", "production")]).join("\n");
+    for name in [
+        "DATABASE_URL",
+        "AUTH_SECRET",
+        "API_ORIGIN",
+        "WEB_ORIGIN",
+        "WWW_ORIGIN",
+    ] {
+        assert!(problems.contains(name), "{name} missing from:\n{problems}");
+    }
+}
+
+#[test]
+fn a_complete_production_config_loads_with_json_logs() {
+    let settings = production(&[]).unwrap();
+    assert!(settings.env.is_production());
+    assert_eq!(settings.log.format, LogFormat::Json);
+    assert!(settings.warnings.is_empty());
+    assert!(settings.email.redact_console_links);
+}
+
+#[test]
+fn production_refuses_a_short_secret_and_sqlite() {
+    let err = production(&[
+        ("AUTH_SECRET", "short"),
+        ("DATABASE_URL", "sqlite://orbit.db"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("AUTH_SECRET must be at least 32 bytes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("DATABASE_URL must be a Postgres URL in production"),
+        "{err}"
+    );
+}
+
+#[test]
+fn better_auth_secret_is_an_alias() {
+    let settings = production(&[("AUTH_SECRET", ""), ("BETTER_AUTH_SECRET", SECRET)]).unwrap();
+    assert_eq!(settings.auth_secret.expose_secret(), SECRET);
+}
+
+#[test]
+fn invalid_values_are_named() {
+    let problems = problems(&[
+        ("PORT", "abc"),
+        ("API_ORIGIN", "not a url"),
+        ("WEB_ORIGIN", "ftp://files.test"),
+        ("DATABASE_URL", "mysql://x"),
+        ("LOG_FORMAT", "xml"),
+        ("APP_ENV", "staging"),
+        ("BODY_LIMIT_BYTES", "-1"),
+    ])
+    .join("\n");
+    for name in [
+        "PORT must be",
+        "API_ORIGIN must be",
+        "WEB_ORIGIN must be",
+        "DATABASE_URL must start with",
+        "LOG_FORMAT must be",
+        "APP_ENV must be",
+        "BODY_LIMIT_BYTES must be",
+    ] {
+        assert!(
+            problems.contains(name),
+            "{name:?} missing from:\n{problems}"
+        );
+    }
+}
+
+#[test]
+fn app_port_is_honoured_when_port_is_unset() {
+    let settings = Settings::from_vars([("APP_PORT", "8080")]).unwrap();
+    assert_eq!(settings.port, 8080);
+    let both = Settings::from_vars([("APP_PORT", "8080"), ("PORT", "9090")]).unwrap();
+    assert_eq!(both.port, 9090);
+}
+
+#[test]
+fn origins_are_normalised_and_cors_adds_loopback_twins() {
+    let settings = Settings::from_vars([
+        ("WEB_ORIGIN", "http://localhost:4001/"),
+        ("WWW_ORIGIN", "https://orbit.test/some/path"),
+        (
+            "ADDITIONAL_WEB_ORIGINS",
+            "http://127.0.0.1:5173, https://admin.orbit.test",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(settings.origins.web, "http://localhost:4001");
+    assert_eq!(settings.origins.www, "https://orbit.test");
+    assert_eq!(
+        settings.origins.cors_allowed(),
+        [
+            "http://localhost:4001",
+            "http://127.0.0.1:4001",
+            "https://orbit.test",
+            "http://127.0.0.1:5173",
+            "http://localhost:5173",
+            "https://admin.orbit.test",
+        ]
+    );
+}
+
+#[test]
+fn half_configured_email_is_a_boot_error() {
+    let err = problems(&[("RESEND_API_KEY", "re_123")]).join("\n");
+    assert!(err.contains("RESEND_FROM is required"), "{err}");
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let settings = production(&[
+        ("RESEND_API_KEY", "re_super_secret_key"),
+        ("RESEND_FROM", "Orbit <no-reply@orbit.test>"),
+        (
+            "DATABASE_URL",
+            "postgres://orbit:db-password@db.internal/orbit",
+        ),
+    ])
+    .unwrap();
+    let debug = format!("{settings:?}");
+    for secret in [SECRET, "re_super_secret_key", "db-password"] {
+        assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+    }
+}

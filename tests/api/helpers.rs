@@ -1,0 +1,293 @@
+use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use orbit::capabilities::{Capabilities, http_client};
+use orbit::config::Settings;
+use orbit::state::AppState;
+use orbit::{db, server};
+use orbit_email::{Email, MailError, Mailer};
+use sea_orm::{ConnectionTrait, Database};
+use tokio::sync::oneshot;
+
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// A mailer that keeps what it was asked to send.
+#[derive(Default)]
+pub struct RecordingMailer {
+    sent: Mutex<Vec<Email>>,
+}
+
+impl RecordingMailer {
+    pub fn sent(&self) -> Vec<Email> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    fn backend(&self) -> &'static str {
+        "recording"
+    }
+
+    fn delivers(&self) -> bool {
+        true
+    }
+
+    async fn send(&self, email: Email) -> Result<(), MailError> {
+        self.sent.lock().unwrap().push(email);
+        Ok(())
+    }
+}
+
+/// True when CI asked that every test needing a server really runs.
+fn services_required() -> bool {
+    std::env::var("ORBIT_REQUIRE_SERVICES").is_ok_and(|value| value == "1")
+}
+
+/// Says a test skipped because `service` is not reachable, or fails it when CI requires it.
+pub fn skip(service: &str) {
+    assert!(
+        !services_required(),
+        "{service} is not reachable and ORBIT_REQUIRE_SERVICES=1"
+    );
+    eprintln!("skipped: {service} is not reachable");
+}
+
+/// The admin URL of a reachable Postgres server: `TEST_DATABASE_URL`, or the local default.
+pub fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let parsed = url::Url::parse(&url).ok()?;
+    let addr = format!("{}:{}", parsed.host_str()?, parsed.port().unwrap_or(5432));
+    let reachable = addr
+        .parse::<SocketAddr>()
+        .ok()
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok());
+    reachable.then_some(url)
+}
+
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A database that exists for one test and is removed after it.
+pub enum TestDatabase {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// Postgres when `TEST_DATABASE_URL` is set, else a SQLite file in a temp dir.
+    pub async fn create() -> (Self, String) {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => {
+                Self::create_postgres(&admin_url).await
+            }
+            _ => Self::create_sqlite(),
+        }
+    }
+
+    pub fn create_sqlite() -> (Self, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("orbit.db").display()
+        );
+        (TestDatabase::Sqlite { _dir: dir }, url)
+    }
+
+    pub async fn create_postgres(admin_url: &str) -> (Self, String) {
+        install_crypto();
+        let name = format!("test_{}", uuid::Uuid::now_v7().simple());
+        let admin = Database::connect(admin_url)
+            .await
+            .expect("connect to Postgres");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let mut url = url::Url::parse(admin_url).unwrap();
+        url.set_path(&name);
+        let database = TestDatabase::Postgres {
+            admin_url: admin_url.to_owned(),
+            name,
+        };
+        (database, url.to_string())
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let TestDatabase::Postgres { admin_url, name } = self else {
+            return;
+        };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        // Drop runs outside any runtime we may block, so the cleanup gets its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = admin.execute_unprepared(&drop).await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// The settings a test server runs with: test mode, the given database, plus `overrides`.
+pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
+    let mut vars = vec![
+        ("APP_ENV", "test"),
+        ("DATABASE_URL", database_url),
+        ("AUTH_SECRET", TEST_SECRET),
+    ];
+    vars.extend_from_slice(overrides);
+    Settings::from_vars(vars).expect("valid test settings")
+}
+
+/// The real server, in this process, on a random port.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub mailer: Arc<RecordingMailer>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _database: Option<TestDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A migrated fresh database, with these variables on top of the test settings.
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        let (database, url) = TestDatabase::create().await;
+        let mut app = Self::serve(test_settings(&url, overrides), true).await;
+        app._database = Some(database);
+        app
+    }
+
+    /// Serves `settings` as they are; migrates first when `migrate` is set.
+    pub async fn serve(settings: Settings, migrate: bool) -> Self {
+        install_crypto();
+        let mailer = Arc::new(RecordingMailer::default());
+        let mut capabilities = Capabilities::from_settings(&settings, http_client()).unwrap();
+        capabilities.mailer = mailer.clone();
+        let db = db::connect(&settings.database).await.unwrap();
+        if migrate {
+            db::migrate_up(&db).await.unwrap();
+        }
+        let (acceptor, addr) = server::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let state = AppState {
+            settings: Arc::new(settings),
+            db,
+            capabilities,
+        };
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = tokio::spawn(server::serve(acceptor, state, async {
+            let _ = stop.await;
+        }));
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder().build().unwrap(),
+            mailer,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _database: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs the `orbit` binary in an empty directory, with only `vars` as its environment.
+pub fn orbit_command(cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_orbit"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts `orbit` serving on `port` and waits until `/health` answers.
+pub fn start_orbit(cwd: &Path, port: u16, vars: &[(&str, &str)]) -> Child {
+    let port = port.to_string();
+    let mut all = vec![("PORT", port.as_str())];
+    all.extend_from_slice(vars);
+    let mut child = orbit_command(cwd, &[], &all).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "orbit exited early ({status}): {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        assert!(Instant::now() < deadline, "orbit did not start listening");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Sends SIGTERM.
+pub fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

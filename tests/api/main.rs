@@ -1,0 +1,10 @@
+//! Black-box tests: the real server on port 0 over a fresh database per test (a temp SQLite
+//! file, or a `test_<uuid>` Postgres database when `TEST_DATABASE_URL` is set).
+
+mod helpers;
+
+mod cli;
+mod config;
+mod database;
+mod edge;
+mod system;
