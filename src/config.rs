@@ -52,6 +52,7 @@ pub struct Settings {
     pub port: u16,
     pub database: DatabaseSettings,
     pub auth_secret: SecretString,
+    pub auth: AuthSettings,
     pub origins: Origins,
     pub log: LogSettings,
     pub email: EmailSettings,
@@ -61,6 +62,19 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Things worth a warning at boot (development defaults that production would refuse).
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// How long a mailed sign-in link stays valid (`MAGIC_LINK_TTL_MIN`, 15).
+    pub magic_link_ttl: Duration,
+    /// `Domain=` of the session cookie, to share it across subdomains (`AUTH_COOKIE_DOMAIN`).
+    pub cookie_domain: Option<String>,
+    /// Email + password sign-up and sign-in (`AUTH_EMAIL_PASSWORD`, on by default).
+    pub email_password: bool,
+    /// The header a trusted proxy puts the client's IP in (`CLIENT_IP_HEADER`, e.g.
+    /// `fly-client-ip`, `x-forwarded-for`); without it, the socket's peer address is used.
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,16 +108,30 @@ impl Origins {
     /// The CORS allow-list: web, www and the additional origins, each with its loopback twin
     /// (`localhost` ⇄ `127.0.0.1`). The API's own origin is not a CORS origin.
     pub fn cors_allowed(&self) -> Vec<String> {
-        let mut allowed = Vec::new();
-        for origin in [&self.web, &self.www].into_iter().chain(&self.additional) {
-            for candidate in with_loopback_twin(origin) {
-                if !allowed.contains(&candidate) {
-                    allowed.push(candidate);
-                }
+        with_loopback_twins([&self.web, &self.www].into_iter().chain(&self.additional))
+    }
+
+    /// Origins trusted by the auth routes (request `Origin`, callback URLs): the CORS list
+    /// plus the API's own origin.
+    pub fn trusted(&self) -> Vec<String> {
+        with_loopback_twins(
+            [&self.api, &self.web, &self.www]
+                .into_iter()
+                .chain(&self.additional),
+        )
+    }
+}
+
+fn with_loopback_twins<'a>(origins: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut expanded = Vec::new();
+    for origin in origins {
+        for candidate in with_loopback_twin(origin) {
+            if !expanded.contains(&candidate) {
+                expanded.push(candidate);
             }
         }
-        allowed
     }
+    expanded
 }
 
 fn with_loopback_twin(origin: &str) -> Vec<String> {
@@ -261,6 +289,7 @@ impl Vars {
         let port = self.parse(port_var, 4002u16, "a port number (1-65535)");
         let database = self.database(env);
         let auth_secret = self.auth_secret(env);
+        let auth = self.auth();
         let origins = self.origins(env);
         let log = self.log(env);
         let email = self.email(env);
@@ -271,6 +300,7 @@ impl Vars {
             port,
             database,
             auth_secret,
+            auth,
             origins,
             log,
             email,
@@ -337,6 +367,16 @@ impl Vars {
                 );
                 random_secret()
             }
+        }
+    }
+
+    fn auth(&mut self) -> AuthSettings {
+        let ttl_minutes = self.parse("MAGIC_LINK_TTL_MIN", 15u64, "a number of minutes");
+        AuthSettings {
+            magic_link_ttl: Duration::from_secs(ttl_minutes * 60),
+            cookie_domain: self.get("AUTH_COOKIE_DOMAIN").map(str::to_owned),
+            email_password: self.parse("AUTH_EMAIL_PASSWORD", true, "true or false"),
+            client_ip_header: self.get("CLIENT_IP_HEADER").map(str::to_ascii_lowercase),
         }
     }
 

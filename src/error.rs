@@ -6,7 +6,7 @@ use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaResponse, MetaResponses, Registry};
-use poem_openapi::{ApiResponse, Object, ResponseContent};
+use poem_openapi::{ApiResponse, Object, ResponseContent, Union};
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -16,6 +16,8 @@ pub struct ApiError {
     status: StatusCode,
     code: Cow<'static, str>,
     message: Cow<'static, str>,
+    /// Seconds after which a refused (429) request may be retried.
+    retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -42,6 +44,48 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 `validation`: the request does not have the shape the route documents.
+    pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "validation", message)
+    }
+
+    /// 422 `validation`: well-formed, but the values are not acceptable.
+    pub fn unprocessable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message)
+    }
+
+    /// 401 `unauthorized`: no valid session.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "unauthorized")
+    }
+
+    /// 404 `<what>.not_found`.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("{what}.not_found"),
+            format!("{what} not found"),
+        )
+    }
+
+    /// 404 `not_found`: what an unknown route answers.
+    pub fn no_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many requests, try again later",
+            )
         }
     }
 
@@ -68,6 +112,9 @@ impl ApiError {
         if let Some(api) = err.downcast_ref::<ApiError>() {
             return api.clone();
         }
+        if let Some(auth) = err.downcast_ref::<AuthError>() {
+            return auth.0.clone();
+        }
         let status = err.status();
         let code = match status {
             StatusCode::BAD_REQUEST => "validation",
@@ -89,7 +136,7 @@ impl ApiError {
         Self::new(status, code, message)
     }
 
-    fn envelope(&self) -> ErrorEnvelope {
+    pub fn envelope(&self) -> ErrorEnvelope {
         ErrorEnvelope {
             error: ErrorBody {
                 code: self.code.to_string(),
@@ -97,6 +144,35 @@ impl ApiError {
             },
         }
     }
+
+    /// The shape better-auth answers with on `/v1/auth/*`: `{"message","code":"UPPER_SNAKE"}`.
+    pub fn into_better_auth_response(self) -> Response {
+        let code = match self.code.as_ref() {
+            "validation" => "VALIDATION_ERROR".to_owned(),
+            code => code.to_ascii_uppercase().replace('.', "_"),
+        };
+        let body = BetterAuthError {
+            message: self.message.to_string(),
+            code,
+        };
+        self.decorate(Json(body).with_status(self.status).into_response())
+    }
+
+    fn decorate(&self, mut response: Response) -> Response {
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(poem::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+}
+
+/// The error body of the better-auth routes.
+#[derive(Debug, Clone, Object)]
+pub struct BetterAuthError {
+    pub message: String,
+    pub code: String,
 }
 
 impl poem::error::ResponseError for ApiError {
@@ -105,28 +181,18 @@ impl poem::error::ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        Json(self.envelope())
-            .with_status(self.status)
-            .into_response()
+        self.decorate(
+            Json(self.envelope())
+                .with_status(self.status)
+                .into_response(),
+        )
     }
 }
 
 /// Documents every operation's errors as `4XX`/`5XX` with [`ErrorEnvelope`] bodies.
 impl ApiResponse for ApiError {
     fn meta() -> MetaResponses {
-        let range = |range: &str, description| MetaResponse {
-            description,
-            status: None,
-            status_range: Some(range.to_owned()),
-            content: <Json<ErrorEnvelope> as ResponseContent>::media_types(),
-            headers: Vec::new(),
-        };
-        MetaResponses {
-            responses: vec![
-                range("4XX", "The request was refused; `error.code` says why."),
-                range("5XX", "The server failed; `error.code` is `internal`."),
-            ],
-        }
+        error_ranges::<ErrorEnvelope>()
     }
 
     fn register(registry: &mut Registry) {
@@ -134,8 +200,59 @@ impl ApiResponse for ApiError {
     }
 }
 
+fn error_ranges<Body: poem_openapi::types::ToJSON>() -> MetaResponses {
+    let range = |range: &str, description| MetaResponse {
+        description,
+        status: None,
+        status_range: Some(range.to_owned()),
+        content: <Json<Body> as ResponseContent>::media_types(),
+        headers: Vec::new(),
+    };
+    MetaResponses {
+        responses: vec![
+            range("4XX", "The request was refused; the code says why."),
+            range("5XX", "The server failed; the code is `internal`."),
+        ],
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         poem::error::ResponseError::as_response(&self)
+    }
+}
+
+/// An [`ApiError`] on a `/v1/auth/*` route, documented and rendered in better-auth's shape.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct AuthError(#[from] pub ApiError);
+
+pub type AuthResult<T> = Result<T, AuthError>;
+
+impl poem::error::ResponseError for AuthError {
+    fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn as_response(&self) -> Response {
+        self.0.clone().into_better_auth_response()
+    }
+}
+
+/// What an auth route's error body can be: better-auth's shape, or the envelope for 413
+/// (refused before the auth handler runs, as in the Node API).
+#[derive(Debug, Clone, Union)]
+pub enum AuthErrorBody {
+    BetterAuth(BetterAuthError),
+    Envelope(ErrorEnvelope),
+}
+
+impl ApiResponse for AuthError {
+    fn meta() -> MetaResponses {
+        error_ranges::<AuthErrorBody>()
+    }
+
+    fn register(registry: &mut Registry) {
+        <Json<AuthErrorBody> as ResponseContent>::register(registry);
     }
 }

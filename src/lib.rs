@@ -1,11 +1,16 @@
 //! Orbit API server: the library behind the `orbit` binary, also driven by the tests.
 
+pub mod auth;
 pub mod capabilities;
 pub mod config;
 pub mod db;
+pub mod dev;
 pub mod error;
 pub mod http;
+pub mod ids;
+pub mod me;
 pub mod openapi;
+pub mod rate_limit;
 pub mod server;
 pub mod state;
 pub mod system;

@@ -100,11 +100,7 @@ async fn serve() -> anyhow::Result<()> {
         "listening; API docs at {}/docs",
         settings.origins.api
     );
-    let state = AppState {
-        settings: settings.into(),
-        db,
-        capabilities,
-    };
+    let state = AppState::new(settings, db, capabilities);
     server::serve(acceptor, state, server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -2,18 +2,29 @@
 
 use poem_openapi::{OpenApiService, Tags};
 
+use crate::auth::api::{magic_link::MagicLinkApi, sessions::SessionsApi};
+use crate::dev::api::DevApi;
+use crate::me::api::MeApi;
 use crate::system::api::SystemApi;
 
 #[derive(Tags)]
 pub enum ApiTags {
     /// Liveness, readiness and public configuration
     System,
+    /// Sign-in and sessions, compatible with better-auth's client (errors are
+    /// `{"message","code"}` here)
+    Auth,
+    /// The signed-in user
+    Me,
+    /// Development helpers (404 in production)
+    Dev,
 }
 
-pub type Apis = SystemApi;
+pub type Apis = (SystemApi, MagicLinkApi, SessionsApi, MeApi, DevApi);
 
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(SystemApi, "Orbit API", env!("CARGO_PKG_VERSION")).description(
+    let apis = (SystemApi, MagicLinkApi, SessionsApi, MeApi, DevApi);
+    OpenApiService::new(apis, "Orbit API", env!("CARGO_PKG_VERSION")).description(
         "The Orbit SaaS starter API. Errors are `{\"error\":{\"code\",\"message\"}}` with a \
          stable `code`.",
     )

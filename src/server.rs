@@ -7,11 +7,12 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, Server};
 
+use crate::auth::{self, origin::TrustedOrigin};
 use crate::config::Settings;
 use crate::http::body_limit::BodyLimit;
 use crate::http::cors::Cors;
 use crate::http::errors::{JsonErrors, PanicToInternal};
-use crate::http::request_log;
+use crate::http::request_context;
 use crate::openapi;
 use crate::state::AppState;
 
@@ -26,8 +27,8 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     edge(routes, &spec, &state.settings).data(state)
 }
 
-/// The middleware every route sits behind, outermost first: request log, CORS, JSON error
-/// bodies, panic guard, body limit. `spec` is the OpenAPI document of `routes`.
+/// The middleware every route sits behind, outermost first: request context and log, CORS,
+/// JSON error bodies, the auth routes' origin check, panic guard, body limit. `spec` is the OpenAPI document of `routes`.
 pub fn edge<E: Endpoint + 'static>(
     routes: E,
     spec: &str,
@@ -35,14 +36,16 @@ pub fn edge<E: Endpoint + 'static>(
 ) -> impl Endpoint + use<E> {
     let cors = Cors::new(settings.origins.cors_allowed());
     let body_limit = BodyLimit {
-        max_bytes: settings.body_limit_bytes,
+        default_bytes: settings.body_limit_bytes,
+        by_prefix: vec![("/v1/auth/", auth::AUTH_BODY_LIMIT_BYTES)],
     };
     routes
         .with(body_limit)
         .with(CatchPanic::new().with_handler(PanicToInternal))
+        .with(TrustedOrigin::new(settings.origins.trusted()))
         .with(JsonErrors::from_spec(spec))
         .with(cors)
-        .around(request_log::log_request)
+        .around(request_context::handle)
 }
 
 /// Binds `addr` now, so the caller learns the port (tests bind port 0) before serving.

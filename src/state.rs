@@ -2,8 +2,10 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::dev_links::LastMagicLinks;
 use crate::capabilities::Capabilities;
 use crate::config::Settings;
+use crate::rate_limit::{InMemoryRateLimiter, RateLimiter};
 
 /// What every handler can reach: settings, the pool and one implementation per capability.
 #[derive(Clone)]
@@ -11,4 +13,24 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: DatabaseConnection,
     pub capabilities: Capabilities,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    /// The last magic link mailed to each address, for `/v1/dev/last-magic-link`; never kept
+    /// in production.
+    pub dev_links: Option<Arc<LastMagicLinks>>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, db: DatabaseConnection, capabilities: Capabilities) -> Self {
+        if settings.env.is_production() {
+            tracing::warn!("rate limits are counted per instance (in memory)");
+        }
+        let dev_links = (!settings.env.is_production()).then(Arc::default);
+        Self {
+            settings: Arc::new(settings),
+            db,
+            capabilities,
+            rate_limiter: Arc::new(InMemoryRateLimiter::default()),
+            dev_links,
+        }
+    }
 }

@@ -8,8 +8,9 @@ use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, R
 use crate::error::ApiError;
 
 /// Every error leaves as an [`ApiError`] body, the framework's own (no route, bad JSON, wrong
-/// method) included. A 405 says which methods the route has in `Allow` (RFC 9110). Response
-/// extensions (the matched route) are kept for the request log.
+/// method) included: better-auth's shape under `/v1/auth/` (but for 413, which the Node API's
+/// body limit answers before better-auth), the envelope elsewhere. A 405 says which methods
+/// the route has in `Allow` (RFC 9110). The matched route is kept for the request log.
 pub struct JsonErrors {
     allowed_methods: Arc<HashMap<String, String>>,
 }
@@ -72,12 +73,17 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Response> {
+        let auth_route = req.uri().path().starts_with("/v1/auth/");
         let err = match self.inner.call(req).await {
             Ok(response) => return Ok(response.into_response()),
             Err(err) => err,
         };
         let pattern = err.data::<PathPattern>().cloned();
-        let mut response = ApiError::from_poem(err).into_response();
+        let error = ApiError::from_poem(err);
+        let mut response = match auth_route && error.status() != StatusCode::PAYLOAD_TOO_LARGE {
+            true => error.into_better_auth_response(),
+            false => error.into_response(),
+        };
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             let allow = pattern
                 .as_ref()

@@ -1,7 +1,8 @@
-//! Middleware of the HTTP edge, outermost first: request log, CORS, error bodies, panic guard,
-//! body limit.
+//! Middleware of the HTTP edge, outermost first: request context and log, CORS, error bodies,
+//! panic guard, body limit.
 
 pub mod body_limit;
 pub mod cors;
 pub mod errors;
-pub mod request_log;
+pub mod nullable;
+pub mod request_context;

@@ -107,7 +107,7 @@ async fn migrate_up_status_down_on_sqlite() {
         "{listing}"
     );
 
-    let down = run(&["migrate", "down"], &vars);
+    let down = run(&["migrate", "down", "--num", "2"], &vars);
     assert!(down.status.success(), "{}", text(&down.stderr));
     assert!(!users_exist().await);
 }

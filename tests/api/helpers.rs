@@ -9,7 +9,7 @@ use orbit::config::Settings;
 use orbit::state::AppState;
 use orbit::{db, server};
 use orbit_email::{Email, MailError, Mailer};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::oneshot;
 
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
@@ -162,6 +162,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub mailer: Arc<RecordingMailer>,
+    pub db: DatabaseConnection,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _database: Option<TestDatabase>,
@@ -191,19 +192,19 @@ impl TestApp {
             db::migrate_up(&db).await.unwrap();
         }
         let (acceptor, addr) = server::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-        let state = AppState {
-            settings: Arc::new(settings),
-            db,
-            capabilities,
-        };
+        let state = AppState::new(settings, db.clone(), capabilities);
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(server::serve(acceptor, state, async {
             let _ = stop.await;
         }));
         TestApp {
             base: format!("http://{addr}"),
-            client: reqwest::Client::builder().build().unwrap(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             mailer,
+            db,
             shutdown: Some(shutdown),
             server: Some(server),
             _database: None,
@@ -216,6 +217,50 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Signs `email` in through the magic link, as the web client does.
+    pub async fn sign_in(&self, email: &str) -> SignedIn {
+        let response = self
+            .client
+            .post(self.url("/v1/auth/sign-in/magic-link"))
+            .json(&serde_json::json!({"email": email, "callbackURL": "/signed-in"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let link = self.last_link_to(email);
+        let response = self.client.get(self.local(&link)).send().await.unwrap();
+        assert_eq!(response.status(), 302);
+        let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+        let pair = set_cookie.split(';').next().unwrap().to_owned();
+        let signed = percent_decode(pair.split_once('=').unwrap().1);
+        let token = signed.rsplit_once('.').unwrap().0.to_owned();
+        SignedIn {
+            cookie: pair,
+            token,
+        }
+    }
+
+    /// A link the server mailed (on `API_ORIGIN`), pointed at this test server instead.
+    pub fn local(&self, link: &str) -> String {
+        link.replacen("http://localhost:4002", &self.base, 1)
+    }
+
+    /// The link in the last mail sent to `email`.
+    pub fn last_link_to(&self, email: &str) -> String {
+        let mail = self
+            .mailer
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|mail| mail.to == email)
+            .unwrap_or_else(|| panic!("no mail to {email}"));
+        mail.text
+            .split_whitespace()
+            .find(|word| word.starts_with("http"))
+            .expect("the mail has a link")
+            .to_owned()
     }
 
     /// Stops the server the way SIGTERM does and waits for it.
@@ -235,6 +280,18 @@ impl Drop for TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// A signed-in browser: its `Cookie` header and the raw session token inside it.
+pub struct SignedIn {
+    pub cookie: String,
+    pub token: String,
+}
+
+pub fn percent_decode(value: &str) -> String {
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A port nothing listens on (bound, then released).

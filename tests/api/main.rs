@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod auth;
 mod cli;
 mod config;
 mod database;
 mod edge;
+mod me;
 mod system;

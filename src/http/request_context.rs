@@ -1,25 +1,40 @@
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use poem::PathPattern;
-use poem::http::HeaderValue;
+use poem::http::{HeaderValue, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
 const REQUEST_ID: &str = "x-request-id";
 
-/// Per-request facts that handlers learn and the request log reports.
+/// Per-request facts that handlers learn: who the caller is (for the log line) and the
+/// cookies to set on the response, whatever the response type.
 #[derive(Debug, Default)]
 pub struct RequestContext {
     pub request_id: String,
     pub user_id: OnceLock<String>,
     pub workspace: OnceLock<String>,
+    cookies: Mutex<Vec<String>>,
 }
 
-/// One log line per request: method, route template, status, latency, request id, and the
+impl RequestContext {
+    /// The context of a request that went through [`handle`].
+    pub fn of(req: &Request) -> Option<&Arc<RequestContext>> {
+        req.extensions().get::<Arc<RequestContext>>()
+    }
+
+    /// Queues a `Set-Cookie` header value for the response.
+    pub fn set_cookie(&self, cookie: String) {
+        self.cookies.lock().expect("never poisoned").push(cookie);
+    }
+}
+
+/// Creates the [`RequestContext`], applies the cookies handlers queued, and writes one log
+/// line per request: method, route template, status, latency, request id, and the
 /// user and workspace when a handler recorded them. `/health` is not logged: probes hit it
 /// every few seconds. The request id is taken from `x-request-id` when the caller sent a sane
 /// one, else generated, and echoed on the response.
-pub async fn log_request<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
+pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
     let started = Instant::now();
     let request_id = req
         .headers()
@@ -40,6 +55,11 @@ pub async fn log_request<E: Endpoint>(next: E, mut req: Request) -> Result<Respo
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
+    }
+    for cookie in context.cookies.lock().expect("never poisoned").drain(..) {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
     }
     if logged {
         let route = response

@@ -1,0 +1,2 @@
+pub mod magic_link;
+pub mod sessions;

@@ -1,0 +1,156 @@
+use chrono::Utc;
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, payload::Json};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::auth::dto::{AuthSession, AuthUser, SessionWithUser, Status, Success};
+use crate::auth::entities::session as sessions;
+use crate::auth::session::{self, Authenticated, MaybeAuthenticated};
+use crate::auth::tokens::hash_token;
+use crate::error::{ApiError, AuthResult};
+use crate::http::nullable::Nullable;
+use crate::openapi::ApiTags;
+use crate::state::AppState;
+
+pub struct SessionsApi;
+
+#[derive(Debug, Object)]
+struct RevokeSessionRequest {
+    /// A session's `token` as `list-sessions` shows it (its id), or a raw session token.
+    #[oai(validator(max_length = 256))]
+    token: String,
+}
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl SessionsApi {
+    /// The current session
+    ///
+    /// `null` when signed out. Answers GET and POST, like better-auth.
+    #[oai(path = "/v1/auth/get-session", method = "get", method = "post")]
+    async fn get_session(
+        &self,
+        caller: MaybeAuthenticated,
+    ) -> AuthResult<Json<Nullable<SessionWithUser>>> {
+        Ok(Json(Nullable(caller.0.map(|current| SessionWithUser {
+            session: AuthSession::new(&current.session, Some(&current.token)),
+            user: AuthUser::from(&current.user),
+        }))))
+    }
+
+    /// Sign out
+    ///
+    /// Ends the current session (if any) and clears the auth cookies.
+    #[oai(path = "/v1/auth/sign-out", method = "post", operation_id = "signOut")]
+    async fn sign_out(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: MaybeAuthenticated,
+    ) -> AuthResult<Json<Success>> {
+        if let Some(current) = caller.0 {
+            delete_where(&state, sessions::Column::Id.eq(current.session.id)).await?;
+        }
+        session::clear_session_cookies(&state, req);
+        Ok(Json(Success { success: true }))
+    }
+
+    /// The caller's active sessions
+    #[oai(
+        path = "/v1/auth/list-sessions",
+        method = "get",
+        operation_id = "listSessions"
+    )]
+    async fn list_sessions(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+    ) -> AuthResult<Json<Vec<AuthSession>>> {
+        let current = caller.0;
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(&current.user.id))
+            .filter(sessions::Column::ExpiresAt.gt(Utc::now()))
+            .order_by_asc(sessions::Column::CreatedAt)
+            .all(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Json(
+            rows.iter()
+                .map(|row| {
+                    let own = (row.id == current.session.id).then_some(current.token.as_str());
+                    AuthSession::new(row, own)
+                })
+                .collect(),
+        ))
+    }
+
+    /// End one of the caller's sessions
+    #[oai(
+        path = "/v1/auth/revoke-session",
+        method = "post",
+        operation_id = "revokeSession"
+    )]
+    async fn revoke_session(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<RevokeSessionRequest>,
+    ) -> AuthResult<Json<Status>> {
+        let matches = Condition::any()
+            .add(sessions::Column::Id.eq(&body.token))
+            .add(sessions::Column::TokenHash.eq(hash_token(&body.token)));
+        let own = Condition::all()
+            .add(sessions::Column::UserId.eq(&caller.0.user.id))
+            .add(matches);
+        delete_where(&state, own).await?;
+        Ok(Json(Status { status: true }))
+    }
+
+    /// End every session of the caller, this one included
+    #[oai(
+        path = "/v1/auth/revoke-sessions",
+        method = "post",
+        operation_id = "revokeSessions"
+    )]
+    async fn revoke_sessions(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Authenticated,
+    ) -> AuthResult<Json<Status>> {
+        delete_where(&state, sessions::Column::UserId.eq(&caller.0.user.id)).await?;
+        session::clear_session_cookies(&state, req);
+        Ok(Json(Status { status: true }))
+    }
+
+    /// End every other session of the caller
+    #[oai(
+        path = "/v1/auth/revoke-other-sessions",
+        method = "post",
+        operation_id = "revokeOtherSessions"
+    )]
+    async fn revoke_other_sessions(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+    ) -> AuthResult<Json<Status>> {
+        let current = caller.0;
+        let others = Condition::all()
+            .add(sessions::Column::UserId.eq(&current.user.id))
+            .add(sessions::Column::Id.ne(&current.session.id));
+        delete_where(&state, others).await?;
+        Ok(Json(Status { status: true }))
+    }
+}
+
+async fn delete_where(
+    state: &AppState,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> Result<(), ApiError> {
+    sessions::Entity::delete_many()
+        .filter(condition)
+        .exec(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+pub mod account;
+pub mod session;
+pub mod user;
+pub mod verification;

@@ -1,0 +1,173 @@
+//! Sessions: created at sign-in, found from the cookie (or a bearer token), slid forward
+//! while in use, revoked by deleting the row.
+
+use chrono::{DateTime, Utc};
+use poem::http::header;
+use poem::{FromRequest, Request, RequestBody};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use secrecy::ExposeSecret;
+
+use super::cookies::{self, SESSION_TTL};
+use super::entities::{session, user};
+use super::tokens::{hash_token, random_token, sign, verify_signed};
+use crate::error::{ApiError, ApiResult};
+use crate::http::request_context::RequestContext;
+use crate::ids::new_id;
+use crate::state::AppState;
+
+/// Sessions are pushed forward at most once a day, so most requests only read.
+const REFRESH_AFTER: chrono::Duration = chrono::Duration::days(1);
+
+/// The signed-in caller.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub session: session::Model,
+    pub user: user::Model,
+    /// The session token this request presented.
+    pub token: String,
+}
+
+/// Who is asking, if anyone: used by routes that answer signed-out callers too.
+pub struct MaybeAuthenticated(pub Option<CurrentSession>);
+
+/// The caller's session, or 401 `unauthorized`.
+pub struct Authenticated(pub CurrentSession);
+
+impl<'a> FromRequest<'a> for MaybeAuthenticated {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let state = req
+            .data::<AppState>()
+            .ok_or_else(|| ApiError::internal("AppState is not attached to the request"))?;
+        Ok(MaybeAuthenticated(resolve(state, req).await?))
+    }
+}
+
+impl<'a> FromRequest<'a> for Authenticated {
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        match MaybeAuthenticated::from_request(req, body).await?.0 {
+            Some(current) => Ok(Authenticated(current)),
+            None => Err(ApiError::unauthorized().into()),
+        }
+    }
+}
+
+/// The token a request presents: `Authorization: Bearer <token>` (raw or signed) for
+/// non-browser clients, else the signed session cookie. A bad signature presents nothing.
+pub fn presented_token(state: &AppState, req: &Request) -> Option<String> {
+    let secret = state.settings.auth_secret.expose_secret().as_bytes();
+    if let Some(bearer) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    {
+        let bearer = bearer.trim();
+        return Some(verify_signed(secret, bearer).unwrap_or(bearer).to_owned());
+    }
+    let cookie_header = req.headers().get(header::COOKIE)?.to_str().ok()?;
+    let signed = cookies::read(
+        cookie_header,
+        &cookies::session_cookie_name(&state.settings),
+    )?;
+    verify_signed(secret, &signed).map(str::to_owned)
+}
+
+async fn resolve(state: &AppState, req: &Request) -> ApiResult<Option<CurrentSession>> {
+    let Some(token) = presented_token(state, req) else {
+        return Ok(None);
+    };
+    let found = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash_token(&token)))
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    let Some((session, Some(user))) = found else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    if session.expires_at <= now || user.banned {
+        return Ok(None);
+    }
+    let session = slide(state, req, session, &token, now).await?;
+    if let Some(context) = RequestContext::of(req) {
+        let _ = context.user_id.set(user.id.clone());
+    }
+    Ok(Some(CurrentSession {
+        session,
+        user,
+        token,
+    }))
+}
+
+/// Pushes the expiry a full TTL ahead once a day has passed since the last push, and
+/// refreshes the cookie to match.
+async fn slide(
+    state: &AppState,
+    req: &Request,
+    session: session::Model,
+    token: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<session::Model> {
+    let ttl = chrono::Duration::from_std(SESSION_TTL).expect("a week fits");
+    if session.expires_at - now > ttl - REFRESH_AFTER {
+        return Ok(session);
+    }
+    let mut active: session::ActiveModel = session.into();
+    active.expires_at = Set(now + ttl);
+    active.updated_at = Set(now);
+    let session = active.update(&state.db).await.map_err(ApiError::internal)?;
+    set_session_cookie(state, req, token);
+    Ok(session)
+}
+
+/// Queues the signed session cookie for `token` on the response.
+pub fn set_session_cookie(state: &AppState, req: &Request, token: &str) {
+    if let Some(context) = RequestContext::of(req) {
+        let secret = state.settings.auth_secret.expose_secret().as_bytes();
+        context.set_cookie(cookies::set_session(&state.settings, &sign(secret, token)));
+    }
+}
+
+/// Queues the expiry of every auth cookie on the response.
+pub fn clear_session_cookies(state: &AppState, req: &Request) {
+    if let Some(context) = RequestContext::of(req) {
+        for cookie in cookies::clear_all(&state.settings) {
+            context.set_cookie(cookie);
+        }
+    }
+}
+
+/// What a new session records about where it was opened.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub impersonated_by: Option<String>,
+}
+
+/// Opens a session for `user_id`; returns it with its token (which only the client keeps).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    origin: Origin,
+) -> ApiResult<(session::Model, String)> {
+    let token = random_token();
+    let now = Utc::now();
+    let ttl = chrono::Duration::from_std(SESSION_TTL).expect("a week fits");
+    let session = session::ActiveModel {
+        id: Set(new_id("sess")),
+        token_hash: Set(hash_token(&token)),
+        user_id: Set(user_id.to_owned()),
+        expires_at: Set(now + ttl),
+        ip_address: Set(origin.ip_address),
+        user_agent: Set(origin.user_agent),
+        impersonated_by: Set(origin.impersonated_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(ApiError::internal)?;
+    Ok((session, token))
+}

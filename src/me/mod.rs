@@ -1,0 +1,3 @@
+//! The signed-in user's own profile and preferences.
+
+pub mod api;
