@@ -28,7 +28,7 @@ FROM debian:bookworm-slim AS base
 # tini: PID 1 that forwards SIGTERM and reaps zombies, so graceful shutdown works.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates tini \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && groupadd --system --gid 10001 orbit \
  && useradd --system --uid 10001 --gid orbit --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin orbit

@@ -193,7 +193,11 @@ async fn bad_input_gets_better_auth_errors() {
     for email in ["not-an-email", "a@b", " a@b.io", "a b@c.io"] {
         let invalid = request_link(&app, json!({"email": email})).await;
         assert_eq!(invalid.status(), 400, "{email}");
-        assert_eq!(json_of(invalid).await["code"], "VALIDATION_ERROR", "{email}");
+        assert_eq!(
+            json_of(invalid).await["code"],
+            "VALIDATION_ERROR",
+            "{email}"
+        );
     }
 
     let malformed = app
