@@ -34,9 +34,16 @@ trap cleanup EXIT
 
 if [[ -z "${CONTAINERS_STORAGE_CONF:-}" ]]; then
   setup=$root/../shared/tools/container-images.sh
-  [[ -x "$setup" || -f "$setup" ]] || fail "podman is not set up and $setup is missing"
-  # shellcheck disable=SC1090
-  source <(bash "$setup")
+  configured=${ORBIT_CTR:-${TMPDIR:-/tmp}/orbit-ctr}/env.sh
+  if [[ -f "$setup" ]]; then
+    # shellcheck disable=SC1090
+    source <(bash "$setup")
+  elif [[ -f "$configured" ]]; then
+    # shellcheck disable=SC1090
+    source "$configured"
+  else
+    fail "podman is not set up: run ../shared/tools/container-images.sh first"
+  fi
 fi
 command -v psql >/dev/null || fail "psql is required"
 
