@@ -76,30 +76,14 @@ async fn magic_link_signs_a_new_user_in_with_a_signed_cookie() {
         orbit::auth::tokens::sign(TEST_SECRET.as_bytes(), token)
     );
 
-    let session: Value = json_of(
-        app.client
-            .get(app.url("/v1/auth/get-session"))
-            .header(COOKIE, pair)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let session: Value = json_of(app.get_as("/v1/auth/get-session", pair).await).await;
     assert_eq!(session["session"]["token"], token);
     assert_eq!(session["user"]["email"], "ada@example.com");
     assert_eq!(session["user"]["emailVerified"], true);
     assert_eq!(session["user"]["role"], "user");
     assert_eq!(session["user"]["name"], "");
 
-    let me: Value = json_of(
-        app.client
-            .get(app.url("/v1/me"))
-            .header(COOKIE, pair)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let me: Value = json_of(app.get_as("/v1/me", pair).await).await;
     assert_eq!(me["user"]["email"], "ada@example.com");
     assert_eq!(me["user"]["avatarTone"], 0);
     assert_eq!(me["user"]["role"], "user");
@@ -250,13 +234,7 @@ async fn signed_out_callers_get_null_and_401() {
         tampered,
         format!("better-auth.session_token={}", signed_in.token),
     ] {
-        let me = app
-            .client
-            .get(app.url("/v1/me"))
-            .header(COOKIE, &cookie)
-            .send()
-            .await
-            .unwrap();
+        let me = app.get_as("/v1/me", &cookie).await;
         assert_eq!(me.status(), 401, "{cookie}");
     }
 }
@@ -302,13 +280,7 @@ async fn cookie_posts_need_a_trusted_origin_and_bearer_posts_do_not() {
     );
     assert_eq!(json_of(ok).await, json!({"success": true}));
 
-    let after = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &signed_in.cookie)
-        .send()
-        .await
-        .unwrap();
+    let after = app.get_as("/v1/me", &signed_in.cookie).await;
     assert_eq!(after.status(), 401, "the session is gone");
 }
 
@@ -327,15 +299,7 @@ async fn sessions_can_be_listed_and_revoked() {
             .json(&body)
             .send()
     };
-    let list: Value = json_of(
-        app.client
-            .get(app.url("/v1/auth/list-sessions"))
-            .header(COOKIE, &laptop.cookie)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let list: Value = json_of(app.get_as("/v1/auth/list-sessions", &laptop.cookie).await).await;
     let list = list.as_array().unwrap().clone();
     assert_eq!(list.len(), 2);
     assert!(list.iter().any(|s| s["token"] == laptop.token.as_str()));
@@ -354,13 +318,7 @@ async fn sessions_can_be_listed_and_revoked() {
     .await
     .unwrap();
     assert_eq!(foreign.status(), 200);
-    let still = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &other_user.cookie)
-        .send()
-        .await
-        .unwrap();
+    let still = app.get_as("/v1/me", &other_user.cookie).await;
     assert_eq!(still.status(), 200);
 
     let revoked = post(
@@ -371,46 +329,22 @@ async fn sessions_can_be_listed_and_revoked() {
     .await
     .unwrap();
     assert_eq!(json_of(revoked).await, json!({"status": true}));
-    let phone_me = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &phone.cookie)
-        .send()
-        .await
-        .unwrap();
+    let phone_me = app.get_as("/v1/me", &phone.cookie).await;
     assert_eq!(phone_me.status(), 401);
 
     let tablet = app.sign_in("fay@example.com").await;
     post("/v1/auth/revoke-other-sessions", &laptop, json!({}))
         .await
         .unwrap();
-    let tablet_me = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &tablet.cookie)
-        .send()
-        .await
-        .unwrap();
+    let tablet_me = app.get_as("/v1/me", &tablet.cookie).await;
     assert_eq!(tablet_me.status(), 401);
-    let laptop_me = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &laptop.cookie)
-        .send()
-        .await
-        .unwrap();
+    let laptop_me = app.get_as("/v1/me", &laptop.cookie).await;
     assert_eq!(laptop_me.status(), 200);
 
     post("/v1/auth/revoke-sessions", &laptop, json!({}))
         .await
         .unwrap();
-    let laptop_me = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &laptop.cookie)
-        .send()
-        .await
-        .unwrap();
+    let laptop_me = app.get_as("/v1/me", &laptop.cookie).await;
     assert_eq!(laptop_me.status(), 401);
 }
 
@@ -442,13 +376,7 @@ async fn a_banned_user_is_sent_to_the_banned_page() {
         .execute_unprepared("UPDATE users SET banned = true WHERE email = 'jo@example.com'")
         .await
         .unwrap();
-    let me = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &signed_in.cookie)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_as("/v1/me", &signed_in.cookie).await;
     assert_eq!(me.status(), 401, "a banned user's sessions stop working");
 
     request_link(&app, json!({"email": "jo@example.com", "callbackURL": "/"})).await;

@@ -219,6 +219,16 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// GET `path` as the browser holding `cookie`.
+    pub async fn get_as(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Signs `email` in through the magic link, as the web client does.
     pub async fn sign_in(&self, email: &str) -> SignedIn {
         let response = self

@@ -31,16 +31,7 @@ async fn preferences_change_only_what_is_sent() {
     let (_, body) = patch(&app, &cookie, r#"{"themeMode":null}"#).await;
     assert_eq!(body, json!({"themeMode": null, "themePalette": "violet"}));
 
-    let me: Value = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_as("/v1/me", &cookie).await.json().await.unwrap();
     assert_eq!(me["user"]["themePalette"], "violet");
 }
 
@@ -103,16 +94,7 @@ async fn dev_routes_help_in_development() {
         made.json::<Value>().await.unwrap(),
         json!({"ok": true, "role": "admin"})
     );
-    let me: Value = app
-        .client
-        .get(app.url("/v1/me"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_as("/v1/me", &cookie).await.json().await.unwrap();
     assert_eq!(me["user"]["role"], "admin");
 }
 
