@@ -2,6 +2,12 @@
 
 use poem_openapi::{OpenApiService, Tags};
 
+use crate::auth::api::account::AccountApi;
+use crate::auth::api::admin::{
+    impersonation::ImpersonationApi, sessions::AdminSessionsApi, users::AdminUsersApi,
+};
+use crate::auth::api::email_password::EmailPasswordApi;
+use crate::auth::api::password::PasswordApi;
 use crate::auth::api::{magic_link::MagicLinkApi, sessions::SessionsApi};
 use crate::dev::api::DevApi;
 use crate::me::api::MeApi;
@@ -14,16 +20,42 @@ pub enum ApiTags {
     /// Sign-in and sessions, compatible with better-auth's client (errors are
     /// `{"message","code"}` here)
     Auth,
+    /// Managing users and their sessions (better-auth's admin plugin; role `admin`)
+    Admin,
     /// The signed-in user
     Me,
     /// Development helpers (404 in production)
     Dev,
 }
 
-pub type Apis = (SystemApi, MagicLinkApi, SessionsApi, MeApi, DevApi);
+pub type Apis = (
+    SystemApi,
+    MagicLinkApi,
+    EmailPasswordApi,
+    PasswordApi,
+    AccountApi,
+    SessionsApi,
+    AdminUsersApi,
+    AdminSessionsApi,
+    ImpersonationApi,
+    MeApi,
+    DevApi,
+);
 
 pub fn service() -> OpenApiService<Apis, ()> {
-    let apis = (SystemApi, MagicLinkApi, SessionsApi, MeApi, DevApi);
+    let apis = (
+        SystemApi,
+        MagicLinkApi,
+        EmailPasswordApi,
+        PasswordApi,
+        AccountApi,
+        SessionsApi,
+        AdminUsersApi,
+        AdminSessionsApi,
+        ImpersonationApi,
+        MeApi,
+        DevApi,
+    );
     OpenApiService::new(apis, "Orbit API", env!("CARGO_PKG_VERSION")).description(
         "The Orbit SaaS starter API. Errors are `{\"error\":{\"code\",\"message\"}}` with a \
          stable `code`.",

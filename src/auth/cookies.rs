@@ -2,12 +2,16 @@
 
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
+
+use super::links::encode_uri_component;
 
 use crate::config::Settings;
 
 pub const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 const SESSION_TOKEN: &str = "better-auth.session_token";
+/// Holds the admin's own session while they impersonate someone.
+const ADMIN_SESSION: &str = "better-auth.admin_session";
 /// Cookies better-auth may have set on an older deploy; signing out clears them too.
 const COMPANIONS: [&str; 2] = ["better-auth.session_data", "better-auth.dont_remember"];
 
@@ -23,12 +27,21 @@ pub fn session_cookie_name(settings: &Settings) -> String {
     prefixed(settings, SESSION_TOKEN)
 }
 
-fn cookie(settings: &Settings, name: &str, value: &str, max_age: u64) -> String {
+pub fn admin_cookie_name(settings: &Settings) -> String {
+    prefixed(settings, ADMIN_SESSION)
+}
+
+/// A cookie with the session cookie's attributes; without `max_age` it ends with the browser
+/// session.
+fn cookie(settings: &Settings, name: &str, value: &str, max_age: Option<u64>) -> String {
     let mut cookie = format!(
-        "{}={}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax",
+        "{}={}; Path=/; HttpOnly; SameSite=Lax",
         prefixed(settings, name),
-        urlencoding(value)
+        encode_uri_component(value)
     );
+    if let Some(max_age) = max_age {
+        cookie.push_str(&format!("; Max-Age={max_age}"));
+    }
     if let Some(domain) = &settings.auth.cookie_domain {
         cookie.push_str(&format!("; Domain={domain}"));
     }
@@ -38,33 +51,28 @@ fn cookie(settings: &Settings, name: &str, value: &str, max_age: u64) -> String 
     cookie
 }
 
-/// Sets the session cookie to a signed token for [`SESSION_TTL`].
-pub fn set_session(settings: &Settings, signed_token: &str) -> String {
-    cookie(settings, SESSION_TOKEN, signed_token, SESSION_TTL.as_secs())
+/// Sets the session cookie to a signed token for [`SESSION_TTL`], or, not `persistent`, until
+/// the browser closes.
+pub fn set_session(settings: &Settings, signed_token: &str, persistent: bool) -> String {
+    let max_age = persistent.then_some(SESSION_TTL.as_secs());
+    cookie(settings, SESSION_TOKEN, signed_token, max_age)
+}
+
+/// Keeps the admin's signed session token aside while they impersonate someone.
+pub fn set_admin_session(settings: &Settings, signed_value: &str) -> String {
+    cookie(settings, ADMIN_SESSION, signed_value, None)
+}
+
+pub fn clear_admin_session(settings: &Settings) -> String {
+    cookie(settings, ADMIN_SESSION, "", Some(0))
 }
 
 /// Expires the session cookie and its companions.
 pub fn clear_all(settings: &Settings) -> Vec<String> {
     std::iter::once(SESSION_TOKEN)
         .chain(COMPANIONS)
-        .map(|name| cookie(settings, name, "", 0))
+        .map(|name| cookie(settings, name, "", Some(0)))
         .collect()
-}
-
-/// What JavaScript's `encodeURIComponent` escapes, as better-auth encodes cookie values.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
-
-fn urlencoding(value: &str) -> String {
-    utf8_percent_encode(value, COMPONENT).to_string()
 }
 
 /// The value of cookie `name` in a `Cookie` header, percent-decoded.

@@ -1,6 +1,18 @@
 //! The mails auth sends, each with a plain-text and an HTML body.
 
 use orbit_email::Email;
+use poem::http::StatusCode;
+
+use crate::error::ApiError;
+
+/// 503 `EMAIL_SEND_FAILED`: the mail capability refused; the client may retry.
+pub fn send_failed() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "EMAIL_SEND_FAILED",
+        "The email could not be sent; try again shortly",
+    )
+}
 
 /// Escapes text for an HTML attribute or element.
 fn html_escape(text: &str) -> String {
@@ -35,6 +47,47 @@ pub fn magic_link(to: &str, link: &str, ttl_minutes: u64) -> Email {
         "Your sign-in link",
         &format!("Use this link to sign in. It works once and expires in {ttl_minutes} minutes."),
         "Sign in",
+        link,
+    )
+}
+
+pub fn verify_email(to: &str, link: &str) -> Email {
+    with_button(
+        to,
+        "Verify your email address",
+        "Confirm that this is your email address. The link expires in one hour.",
+        "Verify email",
+        link,
+    )
+}
+
+pub fn change_email(to: &str, link: &str) -> Email {
+    with_button(
+        to,
+        "Confirm your new email address",
+        "Confirm this address to make it the one you sign in with. The link expires in one hour.",
+        "Confirm new email",
+        link,
+    )
+}
+
+pub fn reset_password(to: &str, link: &str) -> Email {
+    with_button(
+        to,
+        "Reset your password",
+        "Someone asked to reset the password of this account. The link expires in one hour.",
+        "Choose a new password",
+        link,
+    )
+}
+
+pub fn delete_account(to: &str, link: &str) -> Email {
+    with_button(
+        to,
+        "Confirm account deletion",
+        "Confirm that you want to delete your account and its data. This cannot be undone. \
+         The link expires in 24 hours.",
+        "Delete my account",
         link,
     )
 }

@@ -4,15 +4,22 @@
 pub mod address;
 pub mod api;
 pub mod cookies;
+pub mod credentials;
 pub mod dev_links;
 pub mod dto;
+pub mod email_verification;
 pub mod emails;
 pub mod entities;
+pub mod links;
 pub mod origin;
+pub mod password;
+pub mod permissions;
 pub mod request_meta;
 pub mod session;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod verifications;
 
 /// Bodies sent to `/v1/auth/*` are small; anything larger is refused (413).
 pub const AUTH_BODY_LIMIT_BYTES: usize = 8 * 1024;

@@ -69,8 +69,18 @@ fn forbidden(code: &'static str, message: &'static str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, code, message)
 }
 
-/// A callback URL must be relative (`/path`, not `//host`) or on a trusted origin.
-pub fn check_callback(settings: &Settings, callback: &str) -> Result<(), ApiError> {
+/// Every given callback URL must be relative (`/path`, not `//host`) or on a trusted origin.
+pub fn check_callbacks<'a>(
+    settings: &Settings,
+    callbacks: impl IntoIterator<Item = Option<&'a str>>,
+) -> Result<(), ApiError> {
+    callbacks
+        .into_iter()
+        .flatten()
+        .try_for_each(|callback| check_callback(settings, callback))
+}
+
+fn check_callback(settings: &Settings, callback: &str) -> Result<(), ApiError> {
     let relative =
         callback.starts_with('/') && !callback.starts_with("//") && !callback.starts_with("/\\");
     let trusted = || {

@@ -4,12 +4,14 @@
 use chrono::{DateTime, Utc};
 use poem::http::header;
 use poem::{FromRequest, Request, RequestBody};
+use sea_orm::sea_query::IntoCondition;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use secrecy::ExposeSecret;
 
 use super::cookies::{self, SESSION_TTL};
 use super::entities::{session, user};
 use super::tokens::{hash_token, random_token, sign, verify_signed};
+use super::users;
 use crate::error::{ApiError, ApiResult};
 use crate::http::request_context::RequestContext;
 use crate::ids::new_id;
@@ -76,17 +78,11 @@ async fn resolve(state: &AppState, req: &Request) -> ApiResult<Option<CurrentSes
     let Some(token) = presented_token(state, req) else {
         return Ok(None);
     };
-    let found = session::Entity::find()
-        .filter(session::Column::TokenHash.eq(hash_token(&token)))
-        .find_also_related(user::Entity)
-        .one(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    let Some((session, Some(user))) = found else {
+    let Some((session, user)) = find_by_token(&state.db, &token).await? else {
         return Ok(None);
     };
     let now = Utc::now();
-    if session.expires_at <= now || user.banned {
+    if session.expires_at <= now || users::is_banned(&user, now) {
         return Ok(None);
     }
     let session = slide(state, req, session, &token, now).await?;
@@ -100,6 +96,33 @@ async fn resolve(state: &AppState, req: &Request) -> ApiResult<Option<CurrentSes
     }))
 }
 
+/// The session a token opens, with its user (expired or banned included).
+pub async fn find_by_token(
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> ApiResult<Option<(session::Model, user::Model)>> {
+    let found = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash_token(token)))
+        .find_also_related(user::Entity)
+        .one(db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(found.and_then(|(session, user)| Some((session, user?))))
+}
+
+/// Ends every session matching `condition`.
+pub async fn revoke_where(
+    db: &impl ConnectionTrait,
+    condition: impl IntoCondition,
+) -> ApiResult<()> {
+    session::Entity::delete_many()
+        .filter(condition)
+        .exec(db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
+}
+
 /// Pushes the expiry a full TTL ahead once a day has passed since the last push, and
 /// refreshes the cookie to match.
 async fn slide(
@@ -110,7 +133,8 @@ async fn slide(
     now: DateTime<Utc>,
 ) -> ApiResult<session::Model> {
     let ttl = chrono::Duration::from_std(SESSION_TTL).expect("a week fits");
-    if session.expires_at - now > ttl - REFRESH_AFTER {
+    // An impersonation is short-lived on purpose: it never slides.
+    if session.impersonated_by.is_some() || session.expires_at - now > ttl - REFRESH_AFTER {
         return Ok(session);
     }
     let mut active: session::ActiveModel = session.into();
@@ -123,18 +147,24 @@ async fn slide(
 
 /// Queues the signed session cookie for `token` on the response.
 pub fn set_session_cookie(state: &AppState, req: &Request, token: &str) {
+    let secret = state.settings.auth_secret.expose_secret().as_bytes();
+    queue_cookie(
+        req,
+        cookies::set_session(&state.settings, &sign(secret, token), true),
+    );
+}
+
+/// Queues a `Set-Cookie` on the response.
+pub fn queue_cookie(req: &Request, cookie: String) {
     if let Some(context) = RequestContext::of(req) {
-        let secret = state.settings.auth_secret.expose_secret().as_bytes();
-        context.set_cookie(cookies::set_session(&state.settings, &sign(secret, token)));
+        context.set_cookie(cookie);
     }
 }
 
 /// Queues the expiry of every auth cookie on the response.
 pub fn clear_session_cookies(state: &AppState, req: &Request) {
-    if let Some(context) = RequestContext::of(req) {
-        for cookie in cookies::clear_all(&state.settings) {
-            context.set_cookie(cookie);
-        }
+    for cookie in cookies::clear_all(&state.settings) {
+        queue_cookie(req, cookie);
     }
 }
 
@@ -152,9 +182,19 @@ pub async fn create(
     user_id: &str,
     origin: Origin,
 ) -> ApiResult<(session::Model, String)> {
+    create_for(db, user_id, origin, SESSION_TTL).await
+}
+
+/// Opens a session that lasts `ttl`.
+pub async fn create_for(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    origin: Origin,
+    ttl: std::time::Duration,
+) -> ApiResult<(session::Model, String)> {
     let token = random_token();
     let now = Utc::now();
-    let ttl = chrono::Duration::from_std(SESSION_TTL).expect("a week fits");
+    let ttl = chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
     let session = session::ActiveModel {
         id: Set(new_id("sess")),
         token_hash: Set(hash_token(&token)),

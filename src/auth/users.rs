@@ -1,10 +1,15 @@
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use chrono::{DateTime, Utc};
+use poem::http::StatusCode;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, SqlErr,
+};
 
 use super::address::EmailAddress;
-use super::entities::user;
+use super::entities::{account, session, user};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
+
+pub const DEFAULT_ROLE: &str = "user";
 
 pub async fn find_by_email(
     db: &impl ConnectionTrait,
@@ -17,44 +22,149 @@ pub async fn find_by_email(
         .map_err(ApiError::internal)
 }
 
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> ApiResult<Option<user::Model>> {
+    user::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// 400 `USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL` (422 on sign-up, as better-auth answers).
+pub fn already_exists(status: StatusCode) -> ApiError {
+    ApiError::new(
+        status,
+        "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+        "User already exists. Use another email.",
+    )
+}
+
+/// What a new user starts with.
+pub struct NewUser<'a> {
+    pub email: &'a EmailAddress,
+    pub name: &'a str,
+    pub image: Option<String>,
+    pub email_verified: bool,
+    pub role: &'a str,
+}
+
+/// Inserts a user; an address already taken (even by a concurrent request) is
+/// `already_exists(taken_status)`.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    new: NewUser<'_>,
+    taken_status: StatusCode,
+) -> ApiResult<user::Model> {
+    let now = Utc::now();
+    let inserted = user::ActiveModel {
+        id: Set(new_id("user")),
+        email: Set(new.email.as_str().to_owned()),
+        name: Set(new.name.to_owned()),
+        email_verified: Set(new.email_verified),
+        image: Set(new.image),
+        avatar_tone: Set(0),
+        theme_mode: Set(None),
+        theme_palette: Set(None),
+        role: Set(new.role.to_owned()),
+        banned: Set(false),
+        ban_reason: Set(None),
+        ban_expires: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await;
+    inserted.map_err(|err| taken_or_internal(err, taken_status))
+}
+
+/// Saves changes to a user; an address already taken is `already_exists(taken_status)`.
+pub async fn save(
+    db: &impl ConnectionTrait,
+    changes: user::ActiveModel,
+    taken_status: StatusCode,
+) -> ApiResult<user::Model> {
+    let updated = changes.update(db).await;
+    updated.map_err(|err| taken_or_internal(err, taken_status))
+}
+
+fn taken_or_internal(err: sea_orm::DbErr, taken_status: StatusCode) -> ApiError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => already_exists(taken_status),
+        _ => ApiError::internal(err),
+    }
+}
+
+/// Whether the user is banned now; a ban past its expiry no longer counts.
+pub fn is_banned(user: &user::Model, now: DateTime<Utc>) -> bool {
+    user.banned && user.ban_expires.is_none_or(|expires| expires > now)
+}
+
+/// 403 `BANNED_USER`.
+pub fn banned() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "BANNED_USER",
+        "You have been banned from this application. Please contact support if you believe \
+         this is an error.",
+    )
+}
+
 /// The user with this address, created (verified, role `user`) when new. Whoever proves
-/// they read the mailbox owns the address, so an existing unverified user becomes verified.
+/// they read the mailbox owns the address, so an existing unverified user becomes verified,
+/// and whatever someone else set up on it before that proof (a password, sessions) is
+/// dropped: nobody can pre-register an address and wait for its owner to move in.
 pub async fn sign_in_by_email(
     db: &impl ConnectionTrait,
     email: &EmailAddress,
     name: Option<&str>,
 ) -> ApiResult<(user::Model, bool)> {
-    let now = Utc::now();
     match find_by_email(db, email).await? {
         Some(user) if user.email_verified => Ok((user, false)),
         Some(user) => {
-            let mut active: user::ActiveModel = user.into();
-            active.email_verified = Set(true);
-            active.updated_at = Set(now);
-            let user = active.update(db).await.map_err(ApiError::internal)?;
+            account::Entity::delete_many()
+                .filter(account::Column::UserId.eq(&user.id))
+                .exec(db)
+                .await
+                .map_err(ApiError::internal)?;
+            session::Entity::delete_many()
+                .filter(session::Column::UserId.eq(&user.id))
+                .exec(db)
+                .await
+                .map_err(ApiError::internal)?;
+            let user = mark_verified(db, user).await?;
             Ok((user, false))
         }
         None => {
-            let user = user::ActiveModel {
-                id: Set(new_id("user")),
-                email: Set(email.as_str().to_owned()),
-                name: Set(name.unwrap_or_default().to_owned()),
-                email_verified: Set(true),
-                image: Set(None),
-                avatar_tone: Set(0),
-                theme_mode: Set(None),
-                theme_palette: Set(None),
-                role: Set("user".to_owned()),
-                banned: Set(false),
-                ban_reason: Set(None),
-                ban_expires: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(db)
-            .await
-            .map_err(ApiError::internal)?;
-            Ok((user, true))
+            let new = NewUser {
+                email,
+                name: name.unwrap_or_default(),
+                image: None,
+                email_verified: true,
+                role: DEFAULT_ROLE,
+            };
+            Ok((create(db, new, StatusCode::CONFLICT).await?, true))
         }
     }
+}
+
+pub async fn mark_verified(db: &impl ConnectionTrait, user: user::Model) -> ApiResult<user::Model> {
+    let mut active: user::ActiveModel = user.into();
+    active.email_verified = Set(true);
+    active.updated_at = Set(Utc::now());
+    active.update(db).await.map_err(ApiError::internal)
+}
+
+/// Refuses to delete an account whose deletion would strand data others depend on (409).
+/// This is where the workspaces module adds its sole-owner rule
+/// (`account.delete.sole_owner`); until workspaces exist, every account may go.
+pub async fn check_deletable(_db: &impl ConnectionTrait, _user_id: &str) -> ApiResult<()> {
+    Ok(())
+}
+
+/// Deletes the user; their sessions and accounts go with them (foreign-key cascade).
+pub async fn delete(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<()> {
+    user::Entity::delete_by_id(user_id)
+        .exec(db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
 }

@@ -4,10 +4,8 @@ use reqwest::header::{COOKIE, ORIGIN};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_SECRET, TestApp, percent_decode};
+use crate::helpers::{TEST_SECRET, TestApp, WEB_ORIGIN as WEB, json_of, percent_decode};
 use orbit::auth::entities::{session, user};
-
-const WEB: &str = "http://localhost:4001";
 
 async fn request_link(app: &TestApp, body: Value) -> reqwest::Response {
     app.client
@@ -16,10 +14,6 @@ async fn request_link(app: &TestApp, body: Value) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.unwrap()
 }
 
 #[tokio::test]

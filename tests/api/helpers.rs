@@ -13,6 +13,8 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::oneshot;
 
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+/// The web app's origin in the test settings: trusted, so cookie POSTs from it pass.
+pub const WEB_ORIGIN: &str = "http://localhost:4001";
 
 /// A mailer that keeps what it was asked to send.
 #[derive(Default)]
@@ -242,14 +244,58 @@ impl TestApp {
         let link = self.last_link_to(email);
         let response = self.client.get(self.local(&link)).send().await.unwrap();
         assert_eq!(response.status(), 302);
-        let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
-        let pair = set_cookie.split(';').next().unwrap().to_owned();
-        let signed = percent_decode(pair.split_once('=').unwrap().1);
-        let token = signed.rsplit_once('.').unwrap().0.to_owned();
-        SignedIn {
-            cookie: pair,
-            token,
+        SignedIn::from_response(&response)
+    }
+
+    /// Signs `email` up with `password`.
+    pub async fn sign_up(&self, email: &str, password: &str) -> SignedIn {
+        let body = serde_json::json!({"name": "Test", "email": email, "password": password});
+        let response = self.post_as("/v1/auth/sign-up/email", None, body).await;
+        assert_eq!(response.status(), 200);
+        SignedIn::from_response(&response)
+    }
+
+    /// Signs `email` in and makes them an admin through the dev route.
+    pub async fn sign_in_admin(&self, email: &str) -> SignedIn {
+        let admin = self.sign_in(email).await;
+        let response = self
+            .post_as(
+                "/v1/dev/make-admin",
+                Some(&admin.cookie),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        admin
+    }
+
+    /// POSTs JSON `body` to `path` from the web app's origin, with `cookie` when given.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::ORIGIN, WEB_ORIGIN)
+            .json(&body);
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
         }
+        request.send().await.unwrap()
+    }
+
+    /// Waits (a few seconds at most) for a mail to `email`, for mails sent after the response.
+    pub async fn wait_for_mail_to(&self, email: &str) {
+        for _ in 0..100 {
+            if self.mailer.sent().iter().any(|mail| mail.to == email) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        panic!("no mail to {email}");
     }
 
     /// A link the server mailed (on `API_ORIGIN`), pointed at this test server instead.
@@ -296,6 +342,53 @@ impl Drop for TestApp {
 pub struct SignedIn {
     pub cookie: String,
     pub token: String,
+}
+
+impl SignedIn {
+    /// The session a response's `Set-Cookie` opened.
+    pub fn from_response(response: &reqwest::Response) -> Self {
+        let (name, value) = set_cookies(response)
+            .into_iter()
+            .find(|(name, _)| name.ends_with("better-auth.session_token"))
+            .expect("a session cookie is set");
+        let signed = percent_decode(&value);
+        let token = signed.rsplit_once('.').unwrap().0.to_owned();
+        SignedIn {
+            cookie: format!("{name}={value}"),
+            token,
+        }
+    }
+}
+
+/// The `name=value` pairs of a response's `Set-Cookie` headers (value as sent, encoded).
+pub fn set_cookies(response: &reqwest::Response) -> Vec<(String, String)> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| {
+            let pair = value.to_str().ok()?.split(';').next()?;
+            let (name, value) = pair.split_once('=')?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// The whole `Set-Cookie` header that sets `name`.
+pub fn set_cookie_header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no Set-Cookie for {name}"))
+        .to_owned()
+}
+
+/// A response's JSON body.
+pub async fn json_of(response: reqwest::Response) -> serde_json::Value {
+    response.json().await.unwrap()
 }
 
 pub fn percent_decode(value: &str) -> String {

@@ -3,10 +3,13 @@
 
 mod helpers;
 
+mod account;
+mod admin;
 mod auth;
 mod cli;
 mod config;
 mod database;
 mod edge;
 mod me;
+mod passwords;
 mod system;

@@ -1,34 +1,20 @@
-use chrono::Utc;
 use poem::Request;
-use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::Query;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use poem_openapi::{Object, OpenApi, payload::Json};
+use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::address::EmailAddress;
 use crate::auth::dto::Status;
-use crate::auth::entities::verification;
-use crate::auth::origin::check_callback;
-use crate::auth::request_meta::{client_ip, session_origin};
-use crate::auth::tokens::{hash_token, random_token};
-use crate::auth::{emails, session, users};
+use crate::auth::links::{Redirect, api_link, with_query};
+use crate::auth::origin::check_callbacks;
+use crate::auth::request_meta::session_origin;
+use crate::auth::verifications::{self, Purpose};
+use crate::auth::{emails, session, throttle, users};
 use crate::error::{ApiError, AuthResult};
-use crate::ids::new_id;
 use crate::openapi::ApiTags;
-use crate::rate_limit::Limit;
 use crate::state::AppState;
-
-const PURPOSE: &str = "magic-link";
-const PER_IP: Limit = Limit {
-    hits: 20,
-    window: std::time::Duration::from_secs(60),
-};
-const PER_EMAIL: Limit = Limit {
-    hits: 5,
-    window: std::time::Duration::from_secs(600),
-};
 
 pub struct MagicLinkApi;
 
@@ -60,13 +46,6 @@ struct Grant {
     name: Option<String>,
 }
 
-#[derive(ApiResponse)]
-enum Redirect {
-    /// Signed in (the session cookie is set), or sent back with `?error=INVALID_TOKEN`.
-    #[oai(status = 302)]
-    Found(#[oai(header = "Location")] String),
-}
-
 #[OpenApi(tag = "ApiTags::Auth")]
 impl MagicLinkApi {
     /// Mail a sign-in link
@@ -85,46 +64,28 @@ impl MagicLinkApi {
         body: Json<MagicLinkRequest>,
     ) -> AuthResult<Json<Status>> {
         let email = EmailAddress::parse(&body.email)?;
-        for url in [
-            &body.callback_url,
-            &body.new_user_callback_url,
-            &body.error_callback_url,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            check_callback(&state.settings, url)?;
-        }
-        limit(&state, req, &email).await?;
+        check_callbacks(
+            &state.settings,
+            [
+                body.callback_url.as_deref(),
+                body.new_user_callback_url.as_deref(),
+                body.error_callback_url.as_deref(),
+            ],
+        )?;
+        throttle::check(&state, req, throttle::MAGIC_LINK, &email).await?;
 
-        let token = random_token();
         let grant = Grant {
             email: email.as_str().to_owned(),
             name: body.name.clone(),
         };
-        let now = Utc::now();
         let ttl = state.settings.auth.magic_link_ttl;
-        verification::ActiveModel {
-            id: Set(new_id("ver")),
-            purpose: Set(PURPOSE.to_owned()),
-            token_hash: Set(hash_token(&token)),
-            payload: Set(serde_json::to_string(&grant).map_err(ApiError::internal)?),
-            expires_at: Set(now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?),
-            created_at: Set(now),
-        }
-        .insert(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
+        let token = verifications::issue(&state.db, Purpose::MagicLink, &grant, ttl).await?;
 
         let link = verify_link(&state, &token, &body);
         let mail = emails::magic_link(email.as_str(), &link, ttl.as_secs() / 60);
         state.capabilities.mailer.send(mail).await.map_err(|err| {
             tracing::error!(error = %err, "magic link not sent");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "EMAIL_SEND_FAILED",
-                "The sign-in email could not be sent; try again shortly",
-            )
+            emails::send_failed()
         })?;
         if let Some(dev_links) = &state.dev_links {
             dev_links.record(email.as_str(), link);
@@ -157,25 +118,28 @@ impl MagicLinkApi {
         >,
     ) -> AuthResult<Redirect> {
         let callback = callback_url.0.unwrap_or_else(|| "/".to_owned());
-        for url in [
-            Some(&callback),
-            new_user_callback_url.0.as_ref(),
-            error_callback_url.0.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            check_callback(&state.settings, url)?;
-        }
+        check_callbacks(
+            &state.settings,
+            [
+                Some(callback.as_str()),
+                new_user_callback_url.0.as_deref(),
+                error_callback_url.0.as_deref(),
+            ],
+        )?;
         let error_target = error_callback_url.0.as_deref().unwrap_or(&callback);
-        let Some(grant) = consume(&state, &token.0).await? else {
-            return Ok(Redirect::Found(with_error(error_target, "INVALID_TOKEN")));
+        let grant = verifications::consume::<Grant>(&state.db, Purpose::MagicLink, &token.0);
+        let Some(grant) = grant.await? else {
+            return Ok(Redirect::Found(with_query(
+                error_target,
+                "error",
+                "INVALID_TOKEN",
+            )));
         };
         let email = EmailAddress::parse(&grant.email)?;
 
         let txn = state.db.begin().await.map_err(ApiError::internal)?;
         let (user, created) = users::sign_in_by_email(&txn, &email, grant.name.as_deref()).await?;
-        if user.banned {
+        if users::is_banned(&user, chrono::Utc::now()) {
             txn.rollback().await.map_err(ApiError::internal)?;
             return Ok(Redirect::Found(format!(
                 "{}/banned",
@@ -195,61 +159,14 @@ impl MagicLinkApi {
     }
 }
 
-async fn limit(state: &AppState, req: &Request, email: &EmailAddress) -> Result<(), ApiError> {
-    let ip = client_ip(&state.settings, req).unwrap_or_default();
-    for (key, limit) in [
-        (format!("magic-link:ip:{ip}"), PER_IP),
-        (format!("magic-link:email:{}", email.as_str()), PER_EMAIL),
-    ] {
-        if let Err(retry_after) = state.rate_limiter.hit(&key, limit).await {
-            return Err(ApiError::too_many_requests(retry_after.as_secs()));
-        }
-    }
-    Ok(())
-}
-
 fn verify_link(state: &AppState, token: &str, body: &MagicLinkRequest) -> String {
-    let mut link = url::Url::parse(&state.settings.origins.api)
-        .and_then(|api| api.join("/v1/auth/magic-link/verify"))
-        .expect("API_ORIGIN was validated at boot");
-    {
-        let mut query = link.query_pairs_mut();
-        query.append_pair("token", token);
-        query.append_pair("callbackURL", body.callback_url.as_deref().unwrap_or("/"));
-        if let Some(url) = &body.new_user_callback_url {
-            query.append_pair("newUserCallbackURL", url);
-        }
-        if let Some(url) = &body.error_callback_url {
-            query.append_pair("errorCallbackURL", url);
-        }
+    let callback = body.callback_url.as_deref().unwrap_or("/");
+    let mut query = vec![("token", token), ("callbackURL", callback)];
+    if let Some(url) = &body.new_user_callback_url {
+        query.push(("newUserCallbackURL", url));
     }
-    link.to_string()
-}
-
-/// Takes the token out of the store: at most one request ever gets its grant.
-async fn consume(state: &AppState, token: &str) -> Result<Option<Grant>, ApiError> {
-    let found = verification::Entity::find()
-        .filter(verification::Column::TokenHash.eq(hash_token(token)))
-        .filter(verification::Column::Purpose.eq(PURPOSE))
-        .one(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    let Some(found) = found else {
-        return Ok(None);
-    };
-    let deleted = verification::Entity::delete_by_id(found.id.clone())
-        .exec(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    if deleted.rows_affected == 0 || found.expires_at <= Utc::now() {
-        return Ok(None);
+    if let Some(url) = &body.error_callback_url {
+        query.push(("errorCallbackURL", url));
     }
-    serde_json::from_str(&found.payload)
-        .map(Some)
-        .map_err(ApiError::internal)
-}
-
-fn with_error(target: &str, code: &str) -> String {
-    let separator = if target.contains('?') { '&' } else { '?' };
-    format!("{target}{separator}error={code}")
+    api_link(&state.settings, "/v1/auth/magic-link/verify", &query)
 }

@@ -49,7 +49,7 @@ impl SessionsApi {
         caller: MaybeAuthenticated,
     ) -> AuthResult<Json<Success>> {
         if let Some(current) = caller.0 {
-            delete_where(&state, sessions::Column::Id.eq(current.session.id)).await?;
+            session::revoke_where(&state.db, sessions::Column::Id.eq(current.session.id)).await?;
         }
         session::clear_session_cookies(&state, req);
         Ok(Json(Success { success: true }))
@@ -70,6 +70,8 @@ impl SessionsApi {
         let rows = sessions::Entity::find()
             .filter(sessions::Column::UserId.eq(&current.user.id))
             .filter(sessions::Column::ExpiresAt.gt(Utc::now()))
+            // An admin's impersonation is not one of the user's own sessions.
+            .filter(sessions::Column::ImpersonatedBy.is_null())
             .order_by_asc(sessions::Column::CreatedAt)
             .all(&state.db)
             .await
@@ -102,7 +104,7 @@ impl SessionsApi {
         let own = Condition::all()
             .add(sessions::Column::UserId.eq(&caller.0.user.id))
             .add(matches);
-        delete_where(&state, own).await?;
+        session::revoke_where(&state.db, own).await?;
         Ok(Json(Status { status: true }))
     }
 
@@ -118,7 +120,7 @@ impl SessionsApi {
         req: &Request,
         caller: Authenticated,
     ) -> AuthResult<Json<Status>> {
-        delete_where(&state, sessions::Column::UserId.eq(&caller.0.user.id)).await?;
+        session::revoke_where(&state.db, sessions::Column::UserId.eq(&caller.0.user.id)).await?;
         session::clear_session_cookies(&state, req);
         Ok(Json(Status { status: true }))
     }
@@ -138,19 +140,7 @@ impl SessionsApi {
         let others = Condition::all()
             .add(sessions::Column::UserId.eq(&current.user.id))
             .add(sessions::Column::Id.ne(&current.session.id));
-        delete_where(&state, others).await?;
+        session::revoke_where(&state.db, others).await?;
         Ok(Json(Status { status: true }))
     }
-}
-
-async fn delete_where(
-    state: &AppState,
-    condition: impl sea_orm::sea_query::IntoCondition,
-) -> Result<(), ApiError> {
-    sessions::Entity::delete_many()
-        .filter(condition)
-        .exec(&state.db)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(())
 }

@@ -1,0 +1,103 @@
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, payload::Json};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+
+use super::{UserRef, require};
+use crate::auth::dto::{AuthSession, Success};
+use crate::auth::entities::session as sessions;
+use crate::auth::session::{self, Authenticated};
+use crate::auth::tokens::hash_token;
+use crate::error::{ApiError, AuthResult};
+use crate::openapi::ApiTags;
+use crate::state::AppState;
+
+pub struct AdminSessionsApi;
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminSessionList")]
+struct SessionList {
+    sessions: Vec<AuthSession>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminSessionRef", rename_all = "camelCase")]
+struct SessionRef {
+    /// A session's `token` as `list-user-sessions` shows it (its id), or a raw token.
+    #[oai(validator(min_length = 1, max_length = 256))]
+    session_token: String,
+}
+
+const NOT_ALLOWED_TO_REVOKE: &str = "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS";
+
+#[OpenApi(tag = "ApiTags::Admin")]
+impl AdminSessionsApi {
+    /// A user's sessions
+    ///
+    /// Each session's `token` is its id (tokens are stored hashed), which
+    /// `revoke-user-session` accepts.
+    #[oai(
+        path = "/v1/auth/admin/list-user-sessions",
+        method = "post",
+        operation_id = "listUserSessions"
+    )]
+    async fn list_user_sessions(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<UserRef>,
+    ) -> AuthResult<Json<SessionList>> {
+        require(
+            &caller.0,
+            "session",
+            "list",
+            "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS",
+        )?;
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(&body.user_id))
+            .filter(sessions::Column::ExpiresAt.gt(chrono::Utc::now()))
+            .order_by_asc(sessions::Column::CreatedAt)
+            .all(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Json(SessionList {
+            sessions: rows.iter().map(|row| AuthSession::new(row, None)).collect(),
+        }))
+    }
+
+    /// End one session of any user
+    #[oai(
+        path = "/v1/auth/admin/revoke-user-session",
+        method = "post",
+        operation_id = "revokeUserSession"
+    )]
+    async fn revoke_user_session(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<SessionRef>,
+    ) -> AuthResult<Json<Success>> {
+        require(&caller.0, "session", "revoke", NOT_ALLOWED_TO_REVOKE)?;
+        let matches = Condition::any()
+            .add(sessions::Column::Id.eq(&body.session_token))
+            .add(sessions::Column::TokenHash.eq(hash_token(&body.session_token)));
+        session::revoke_where(&state.db, matches).await?;
+        Ok(Json(Success { success: true }))
+    }
+
+    /// End every session of a user
+    #[oai(
+        path = "/v1/auth/admin/revoke-user-sessions",
+        method = "post",
+        operation_id = "revokeUserSessions"
+    )]
+    async fn revoke_user_sessions(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<UserRef>,
+    ) -> AuthResult<Json<Success>> {
+        require(&caller.0, "session", "revoke", NOT_ALLOWED_TO_REVOKE)?;
+        session::revoke_where(&state.db, sessions::Column::UserId.eq(&body.user_id)).await?;
+        Ok(Json(Success { success: true }))
+    }
+}

@@ -1,0 +1,644 @@
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Enum, Object, OpenApi, payload::Json};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::{UserRef, UserResult, bad_request, require, target};
+use crate::auth::address::EmailAddress;
+use crate::auth::dto::{AuthUser, Status};
+use crate::auth::entities::{session as sessions, user};
+use crate::auth::session::{self, Authenticated};
+use crate::auth::{credentials, password, permissions, users};
+use crate::error::{ApiError, AuthResult};
+use crate::openapi::ApiTags;
+use crate::state::AppState;
+
+pub const MAX_PAGE: u64 = 100;
+
+pub struct AdminUsersApi;
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "camelCase")]
+enum SearchField {
+    Email,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+enum SearchOperator {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "camelCase")]
+enum SortField {
+    CreatedAt,
+    UpdatedAt,
+    Email,
+    Name,
+    Role,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+enum SortDirection {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "camelCase")]
+enum FilterField {
+    Id,
+    Email,
+    Name,
+    Role,
+    Banned,
+    EmailVerified,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+enum FilterOperator {
+    Eq,
+    Ne,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminUserList", nullable_all)]
+struct UserList {
+    users: Vec<AuthUser>,
+    /// How many users match, across all pages.
+    total: u64,
+    limit: Option<u64>,
+    offset: Option<u64>,
+}
+
+/// Optional profile fields of a new user.
+#[derive(Debug, Object)]
+#[oai(rename = "AdminNewUserData", rename_all = "camelCase")]
+struct NewUserData {
+    email_verified: Option<bool>,
+    #[oai(validator(max_length = 2048))]
+    image: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminCreateUser")]
+struct CreateUser {
+    #[oai(validator(max_length = 254))]
+    email: String,
+    /// Without one the user signs in by magic link; 8 to 128 characters.
+    #[oai(validator(max_length = 1024))]
+    password: Option<String>,
+    #[oai(validator(max_length = 128))]
+    name: String,
+    /// `user` (default) or `admin`.
+    #[oai(validator(max_length = 64))]
+    role: Option<String>,
+    data: Option<NewUserData>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminUserChanges", rename_all = "camelCase")]
+struct UserChanges {
+    #[oai(validator(min_length = 1, max_length = 128))]
+    name: Option<String>,
+    #[oai(validator(max_length = 254))]
+    email: Option<String>,
+    #[oai(validator(max_length = 2048))]
+    image: MaybeUndefined<String>,
+    email_verified: Option<bool>,
+    #[oai(validator(max_length = 64))]
+    role: Option<String>,
+    /// Refused: use `set-user-password`.
+    #[oai(validator(max_length = 1024))]
+    password: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminUpdateUser", rename_all = "camelCase")]
+struct UpdateUser {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    user_id: String,
+    data: UserChanges,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminSetRole", rename_all = "camelCase")]
+struct SetRole {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    user_id: String,
+    #[oai(validator(max_length = 64))]
+    role: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminSetPassword", rename_all = "camelCase")]
+struct SetPassword {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    user_id: String,
+    #[oai(validator(max_length = 1024))]
+    new_password: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminBanUser", rename_all = "camelCase")]
+struct BanUser {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    user_id: String,
+    /// Shown to nobody but admins; default "No reason".
+    #[oai(validator(max_length = 512))]
+    ban_reason: Option<String>,
+    /// Seconds until the ban lifts by itself; permanent without.
+    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
+    ban_expires_in: Option<i64>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminPermissionCheck")]
+struct PermissionCheck {
+    /// `{"user": ["ban", "list"], "session": ["revoke"]}`: all must be granted.
+    permissions: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminPermissionResult", nullable_all)]
+struct PermissionResult {
+    error: Option<String>,
+    success: bool,
+}
+
+fn unknown_role() -> ApiError {
+    bad_request(
+        "YOU_ARE_NOT_ALLOWED_TO_SET_NON_EXISTENT_VALUE",
+        "You are not allowed to set a non-existent role value",
+    )
+}
+
+/// A role value from a request: known roles only, comma-separated, trimmed.
+fn parse_role(raw: &str) -> Result<String, ApiError> {
+    let role = raw.split(',').map(str::trim).collect::<Vec<_>>().join(",");
+    match permissions::known(&role) {
+        true => Ok(role),
+        false => Err(unknown_role()),
+    }
+}
+
+/// `%` and `_` in a search are literal.
+fn escape_like(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+#[OpenApi(tag = "ApiTags::Admin")]
+impl AdminUsersApi {
+    /// List users
+    ///
+    /// Searches `email` (default) or `name`, case-insensitively; filters one field; pages
+    /// with `limit` (at most 100, the default) and `offset`.
+    #[oai(
+        path = "/v1/auth/admin/list-users",
+        method = "get",
+        operation_id = "listUsers"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_users(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        #[oai(name = "searchValue", validator(max_length = 254))] search_value: Query<
+            Option<String>,
+        >,
+        #[oai(name = "searchField")] search_field: Query<Option<SearchField>>,
+        #[oai(name = "searchOperator")] search_operator: Query<Option<SearchOperator>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
+        #[oai(validator(maximum(value = "1000000000")))] offset: Query<Option<u64>>,
+        #[oai(name = "sortBy")] sort_by: Query<Option<SortField>>,
+        #[oai(name = "sortDirection")] sort_direction: Query<Option<SortDirection>>,
+        #[oai(name = "filterField")] filter_field: Query<Option<FilterField>>,
+        #[oai(name = "filterValue", validator(max_length = 254))] filter_value: Query<
+            Option<String>,
+        >,
+        #[oai(name = "filterOperator")] filter_operator: Query<Option<FilterOperator>>,
+    ) -> AuthResult<Json<UserList>> {
+        require(
+            &caller.0,
+            "user",
+            "list",
+            "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS",
+        )?;
+        let mut condition = Condition::all();
+        if let Some(value) = search_value.0.filter(|value| !value.is_empty()) {
+            let column = match search_field.0.unwrap_or(SearchField::Email) {
+                SearchField::Email => user::Column::Email,
+                SearchField::Name => user::Column::Name,
+            };
+            let value = escape_like(&value.to_lowercase());
+            let pattern = match search_operator.0.unwrap_or(SearchOperator::Contains) {
+                SearchOperator::Contains => format!("%{value}%"),
+                SearchOperator::StartsWith => format!("{value}%"),
+                SearchOperator::EndsWith => format!("%{value}"),
+            };
+            let lowered = Func::lower(Expr::col((user::Entity, column)));
+            condition =
+                condition.add(Expr::expr(lowered).like(LikeExpr::new(pattern).escape('\\')));
+        }
+        if let Some(value) = filter_value.0 {
+            let field = filter_field.0.unwrap_or(FilterField::Email);
+            let matches = filter(field, &value)?;
+            condition = condition.add(match filter_operator.0.unwrap_or(FilterOperator::Eq) {
+                FilterOperator::Eq => matches,
+                FilterOperator::Ne => matches.not(),
+            });
+        }
+        let query = user::Entity::find().filter(condition);
+        let total = query
+            .clone()
+            .count(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
+        let column = match sort_by.0.unwrap_or(SortField::CreatedAt) {
+            SortField::CreatedAt => user::Column::CreatedAt,
+            SortField::UpdatedAt => user::Column::UpdatedAt,
+            SortField::Email => user::Column::Email,
+            SortField::Name => user::Column::Name,
+            SortField::Role => user::Column::Role,
+        };
+        let order = match sort_direction.0.unwrap_or(SortDirection::Asc) {
+            SortDirection::Asc => Order::Asc,
+            SortDirection::Desc => Order::Desc,
+        };
+        let page = limit.0.unwrap_or(MAX_PAGE);
+        let rows = query
+            .order_by(column, order)
+            .order_by_asc(user::Column::Id)
+            .limit(page)
+            .offset(offset.0.unwrap_or(0))
+            .all(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Json(UserList {
+            users: rows.iter().map(AuthUser::from).collect(),
+            total,
+            limit: Some(page),
+            offset: Some(offset.0.unwrap_or(0)),
+        }))
+    }
+
+    /// One user
+    #[oai(
+        path = "/v1/auth/admin/get-user",
+        method = "get",
+        operation_id = "getUser"
+    )]
+    async fn get_user(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        #[oai(validator(max_length = 64))] id: Query<String>,
+    ) -> AuthResult<Json<AuthUser>> {
+        require(&caller.0, "user", "get", "YOU_ARE_NOT_ALLOWED_TO_GET_USER")?;
+        let user = target(&state.db, &id).await?;
+        Ok(Json(AuthUser::from(&user)))
+    }
+
+    /// Create a user
+    ///
+    /// 400 `USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL` when the address is taken.
+    #[oai(
+        path = "/v1/auth/admin/create-user",
+        method = "post",
+        operation_id = "createUser"
+    )]
+    async fn create_user(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<CreateUser>,
+    ) -> AuthResult<Json<UserResult>> {
+        require(
+            &caller.0,
+            "user",
+            "create",
+            "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS",
+        )?;
+        let body = body.0;
+        let email = EmailAddress::parse(&body.email)?;
+        let role = match &body.role {
+            Some(role) => parse_role(role)?,
+            None => users::DEFAULT_ROLE.to_owned(),
+        };
+        let hash = match &body.password {
+            Some(password) => {
+                password::check_length(password)?;
+                Some(password::hash(password.clone()).await?)
+            }
+            None => None,
+        };
+        let data = body.data.unwrap_or(NewUserData {
+            email_verified: None,
+            image: None,
+        });
+        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let new = users::NewUser {
+            email: &email,
+            name: body.name.trim(),
+            image: data.image,
+            email_verified: data.email_verified.unwrap_or(false),
+            role: &role,
+        };
+        let user = users::create(&txn, new, StatusCode::BAD_REQUEST).await?;
+        if let Some(hash) = hash {
+            credentials::set_hash(&txn, &user.id, hash).await?;
+        }
+        txn.commit().await.map_err(ApiError::internal)?;
+        Ok(Json(UserResult::from(&user)))
+    }
+
+    /// Change a user's profile, address or role
+    ///
+    /// Answers the user itself. 400 `NO_DATA_TO_UPDATE`; passwords go through
+    /// `set-user-password` (400 `PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER`).
+    #[oai(
+        path = "/v1/auth/admin/update-user",
+        method = "post",
+        operation_id = "adminUpdateUser"
+    )]
+    async fn update_user(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<UpdateUser>,
+    ) -> AuthResult<Json<AuthUser>> {
+        let caller = caller.0;
+        require(
+            &caller,
+            "user",
+            "update",
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS",
+        )?;
+        let changes = &body.data;
+        if changes.password.is_some() {
+            return Err(bad_request(
+                "PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER",
+                "Password cannot be updated through update-user. Use the set-user-password \
+                 endpoint instead",
+            )
+            .into());
+        }
+        let user = target(&state.db, &body.user_id).await?;
+        let mut active: user::ActiveModel = user.into();
+        let mut changed = false;
+        if let Some(name) = &changes.name {
+            active.name = Set(name.trim().to_owned());
+            changed = true;
+        }
+        if !changes.image.is_undefined() {
+            active.image = Set(changes.image.clone().take());
+            changed = true;
+        }
+        if let Some(verified) = changes.email_verified {
+            active.email_verified = Set(verified);
+            changed = true;
+        }
+        if let Some(role) = &changes.role {
+            require(
+                &caller,
+                "user",
+                "set-role",
+                "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE",
+            )?;
+            active.role = Set(parse_role(role)?);
+            changed = true;
+        }
+        if let Some(email) = &changes.email {
+            require(
+                &caller,
+                "user",
+                "set-email",
+                "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL",
+            )?;
+            let email = EmailAddress::parse(email)?;
+            let taken = users::find_by_email(&state.db, &email).await?;
+            if taken.is_some_and(|other| other.id != body.user_id) {
+                return Err(users::already_exists(StatusCode::BAD_REQUEST).into());
+            }
+            active.email = Set(email.as_str().to_owned());
+            changed = true;
+        }
+        if !changed {
+            return Err(bad_request("NO_DATA_TO_UPDATE", "No data to update").into());
+        }
+        active.updated_at = Set(Utc::now());
+        let user = users::save(&state.db, active, StatusCode::BAD_REQUEST).await?;
+        Ok(Json(AuthUser::from(&user)))
+    }
+
+    /// Set a user's role
+    #[oai(
+        path = "/v1/auth/admin/set-role",
+        method = "post",
+        operation_id = "setRole"
+    )]
+    async fn set_role(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<SetRole>,
+    ) -> AuthResult<Json<UserResult>> {
+        require(
+            &caller.0,
+            "user",
+            "set-role",
+            "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE",
+        )?;
+        let role = parse_role(&body.role)?;
+        let mut active: user::ActiveModel = target(&state.db, &body.user_id).await?.into();
+        active.role = Set(role);
+        active.updated_at = Set(Utc::now());
+        let user = active.update(&state.db).await.map_err(ApiError::internal)?;
+        Ok(Json(UserResult::from(&user)))
+    }
+
+    /// Set a user's password
+    #[oai(
+        path = "/v1/auth/admin/set-user-password",
+        method = "post",
+        operation_id = "setUserPassword"
+    )]
+    async fn set_user_password(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<SetPassword>,
+    ) -> AuthResult<Json<Status>> {
+        require(
+            &caller.0,
+            "user",
+            "set-password",
+            "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD",
+        )?;
+        password::check_length(&body.new_password)?;
+        let user = target(&state.db, &body.user_id).await?;
+        let hash = password::hash(body.new_password.clone()).await?;
+        credentials::set_hash(&state.db, &user.id, hash).await?;
+        Ok(Json(Status { status: true }))
+    }
+
+    /// Ban a user
+    ///
+    /// Ends all their sessions; they cannot sign in until unbanned or `banExpiresIn` passes
+    /// (their magic links land on `${WEB_ORIGIN}/banned`). 400 `YOU_CANNOT_BAN_YOURSELF`.
+    #[oai(
+        path = "/v1/auth/admin/ban-user",
+        method = "post",
+        operation_id = "banUser"
+    )]
+    async fn ban_user(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<BanUser>,
+    ) -> AuthResult<Json<UserResult>> {
+        let caller = caller.0;
+        require(&caller, "user", "ban", "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")?;
+        if body.user_id == caller.user.id {
+            return Err(bad_request("YOU_CANNOT_BAN_YOURSELF", "You cannot ban yourself").into());
+        }
+        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let mut active: user::ActiveModel = target(&txn, &body.user_id).await?.into();
+        let now = Utc::now();
+        active.banned = Set(true);
+        active.ban_reason = Set(Some(
+            body.ban_reason
+                .clone()
+                .unwrap_or_else(|| "No reason".to_owned()),
+        ));
+        active.ban_expires = Set(body
+            .ban_expires_in
+            .map(|seconds| now + chrono::Duration::seconds(seconds)));
+        active.updated_at = Set(now);
+        let user = active.update(&txn).await.map_err(ApiError::internal)?;
+        session::revoke_where(&txn, sessions::Column::UserId.eq(&user.id)).await?;
+        txn.commit().await.map_err(ApiError::internal)?;
+        Ok(Json(UserResult::from(&user)))
+    }
+
+    /// Lift a user's ban
+    #[oai(
+        path = "/v1/auth/admin/unban-user",
+        method = "post",
+        operation_id = "unbanUser"
+    )]
+    async fn unban_user(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<UserRef>,
+    ) -> AuthResult<Json<UserResult>> {
+        require(&caller.0, "user", "ban", "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")?;
+        let mut active: user::ActiveModel = target(&state.db, &body.user_id).await?.into();
+        active.banned = Set(false);
+        active.ban_reason = Set(None);
+        active.ban_expires = Set(None);
+        active.updated_at = Set(Utc::now());
+        let user = active.update(&state.db).await.map_err(ApiError::internal)?;
+        Ok(Json(UserResult::from(&user)))
+    }
+
+    /// Delete a user
+    ///
+    /// With their sessions and accounts. 400 `YOU_CANNOT_REMOVE_YOURSELF`.
+    #[oai(
+        path = "/v1/auth/admin/remove-user",
+        method = "post",
+        operation_id = "removeUser"
+    )]
+    async fn remove_user(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<UserRef>,
+    ) -> AuthResult<Json<crate::auth::dto::Success>> {
+        let caller = caller.0;
+        require(
+            &caller,
+            "user",
+            "delete",
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS",
+        )?;
+        if body.user_id == caller.user.id {
+            return Err(
+                bad_request("YOU_CANNOT_REMOVE_YOURSELF", "You cannot remove yourself").into(),
+            );
+        }
+        let user = target(&state.db, &body.user_id).await?;
+        users::delete(&state.db, &user.id).await?;
+        Ok(Json(crate::auth::dto::Success { success: true }))
+    }
+
+    /// Whether the caller's role grants these permissions
+    #[oai(
+        path = "/v1/auth/admin/has-permission",
+        method = "post",
+        operation_id = "userHasPermission"
+    )]
+    async fn has_permission(
+        &self,
+        caller: Authenticated,
+        body: Json<PermissionCheck>,
+    ) -> AuthResult<Json<PermissionResult>> {
+        if body.permissions.is_empty() {
+            return Err(bad_request(
+                "INVALID_PERMISSION_CHECK",
+                "invalid permission check. no permission(s) were passed.",
+            )
+            .into());
+        }
+        let role = &caller.0.user.role;
+        let success = body.permissions.iter().all(|(resource, actions)| {
+            actions
+                .iter()
+                .all(|action| permissions::allows(role, resource, action))
+        });
+        Ok(Json(PermissionResult {
+            error: None,
+            success,
+        }))
+    }
+}
+
+/// The condition `field = value`; 400 `validation` for a value the field cannot hold.
+fn filter(field: FilterField, value: &str) -> Result<Condition, ApiError> {
+    let flag = || match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::validation(
+            "filterValue must be true or false here",
+        )),
+    };
+    let condition = match field {
+        FilterField::Id => user::Column::Id.eq(value),
+        FilterField::Email => user::Column::Email.eq(value.to_lowercase()),
+        FilterField::Name => user::Column::Name.eq(value),
+        FilterField::Role => user::Column::Role.eq(value),
+        FilterField::Banned => user::Column::Banned.eq(flag()?),
+        FilterField::EmailVerified => user::Column::EmailVerified.eq(flag()?),
+    };
+    Ok(Condition::all().add(condition))
+}

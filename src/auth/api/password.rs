@@ -1,0 +1,299 @@
+use std::time::Duration;
+
+use poem::Request;
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::{Object, OpenApi, payload::Json};
+use sea_orm::{ColumnTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::address::EmailAddress;
+use crate::auth::dto::{AuthUser, Status};
+use crate::auth::entities::{session as sessions, user};
+use crate::auth::links::{Redirect, api_link, with_query};
+use crate::auth::origin::check_callbacks;
+use crate::auth::request_meta::session_origin;
+use crate::auth::session::{self, Authenticated, CurrentSession};
+use crate::auth::verifications::{self, Purpose};
+use crate::auth::{credentials, emails, password, throttle, users};
+use crate::error::{ApiError, ApiResult, AuthResult};
+use crate::openapi::ApiTags;
+use crate::state::AppState;
+
+const RESET_TTL: Duration = Duration::from_secs(60 * 60);
+
+pub struct PasswordApi;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct ResetRequest {
+    #[oai(validator(max_length = 254))]
+    email: String,
+    /// Where the mailed link sends the browser, with `?token=…`: the web app's
+    /// "choose a new password" page. Relative, or on a trusted origin.
+    #[oai(validator(max_length = 2048))]
+    redirect_to: Option<String>,
+}
+
+#[derive(Debug, Object)]
+struct ResetRequested {
+    status: bool,
+    message: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct NewPassword {
+    /// 8 to 128 characters.
+    #[oai(validator(max_length = 1024))]
+    new_password: String,
+    /// The token from the reset link (or in the `token` query parameter).
+    #[oai(validator(max_length = 128))]
+    token: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct ChangePassword {
+    #[oai(validator(max_length = 1024))]
+    new_password: String,
+    #[oai(validator(max_length = 1024))]
+    current_password: String,
+    /// End every other session (this one is replaced by a new one, returned as `token`).
+    revoke_other_sessions: Option<bool>,
+}
+
+#[derive(Debug, Object)]
+#[oai(nullable_all)]
+struct PasswordChanged {
+    /// The new session's token when other sessions were revoked, else `null`.
+    token: Option<String>,
+    user: AuthUser,
+}
+
+#[derive(Debug, Object)]
+struct PasswordCheck {
+    #[oai(validator(max_length = 1024))]
+    password: String,
+}
+
+/// What a reset link grants.
+#[derive(Debug, Serialize, Deserialize)]
+struct ResetGrant {
+    user_id: String,
+}
+
+fn bad_request(code: &'static str, message: &'static str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn invalid_password() -> ApiError {
+    bad_request("INVALID_PASSWORD", "Invalid password")
+}
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl PasswordApi {
+    /// Mail a password-reset link
+    ///
+    /// Always the same answer, whether or not the address has an account, and in the same
+    /// time: the mail is sent after the response. Rate-limited per IP and per address.
+    #[oai(
+        path = "/v1/auth/request-password-reset",
+        method = "post",
+        operation_id = "requestPasswordReset"
+    )]
+    async fn request_reset(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<ResetRequest>,
+    ) -> AuthResult<Json<ResetRequested>> {
+        let email = EmailAddress::parse(&body.email)?;
+        check_callbacks(&state.settings, [body.redirect_to.as_deref()])?;
+        throttle::check(&state, req, throttle::MAIL, &email).await?;
+        if let Some(user) = users::find_by_email(&state.db, &email).await? {
+            let grant = ResetGrant {
+                user_id: user.id.clone(),
+            };
+            let token =
+                verifications::issue(&state.db, Purpose::ResetPassword, &grant, RESET_TTL).await?;
+            let link = api_link(
+                &state.settings,
+                &format!("/v1/auth/reset-password/{token}"),
+                &[("callbackURL", body.redirect_to.as_deref().unwrap_or("/"))],
+            );
+            let mailer = state.capabilities.mailer.clone();
+            tokio::spawn(async move {
+                if let Err(err) = mailer
+                    .send(emails::reset_password(&user.email, &link))
+                    .await
+                {
+                    tracing::error!(error = %err, "password reset email not sent");
+                }
+            });
+        }
+        Ok(Json(ResetRequested {
+            status: true,
+            message: "If this email exists in our system, check your email for the reset link"
+                .to_owned(),
+        }))
+    }
+
+    /// Land from a reset link
+    ///
+    /// Redirects to `callbackURL` with `?token=…` for the "choose a new password" form, or
+    /// with `?error=INVALID_TOKEN`. Does not use the token up.
+    #[oai(
+        path = "/v1/auth/reset-password/:token",
+        method = "get",
+        operation_id = "requestPasswordResetCallback"
+    )]
+    async fn reset_link(
+        &self,
+        state: Data<&AppState>,
+        #[oai(validator(max_length = 128))] token: Path<String>,
+        #[oai(name = "callbackURL", validator(max_length = 2048))] callback_url: Query<String>,
+    ) -> AuthResult<Redirect> {
+        check_callbacks(&state.settings, [Some(callback_url.0.as_str())])?;
+        let grant = verifications::peek::<ResetGrant>(&state.db, Purpose::ResetPassword, &token);
+        let target = match grant.await? {
+            Some(_) => with_query(&callback_url, "token", &token),
+            None => with_query(&callback_url, "error", "INVALID_TOKEN"),
+        };
+        Ok(Redirect::Found(target))
+    }
+
+    /// Set a new password with a reset token
+    ///
+    /// Single use. Signs the account out everywhere and marks its address verified (the
+    /// link proved it). 400 `INVALID_TOKEN`, `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG`.
+    #[oai(
+        path = "/v1/auth/reset-password",
+        method = "post",
+        operation_id = "resetPassword"
+    )]
+    async fn reset(
+        &self,
+        state: Data<&AppState>,
+        #[oai(name = "token", validator(max_length = 128))] query_token: Query<Option<String>>,
+        body: Json<NewPassword>,
+    ) -> AuthResult<Json<Status>> {
+        password::check_length(&body.new_password)?;
+        let invalid = || bad_request("INVALID_TOKEN", "Invalid token");
+        let token = body
+            .token
+            .as_ref()
+            .or(query_token.0.as_ref())
+            .ok_or_else(invalid)?;
+        let hash = password::hash(body.new_password.clone()).await?;
+
+        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let grant = verifications::consume::<ResetGrant>(&txn, Purpose::ResetPassword, token);
+        let grant = grant.await?.ok_or_else(invalid)?;
+        let user = users::find(&txn, &grant.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        credentials::set_hash(&txn, &user.id, hash).await?;
+        session::revoke_where(&txn, sessions::Column::UserId.eq(&user.id)).await?;
+        if !user.email_verified {
+            users::mark_verified(&txn, user).await?;
+        }
+        txn.commit().await.map_err(ApiError::internal)?;
+        Ok(Json(Status { status: true }))
+    }
+
+    /// Change the password
+    ///
+    /// Needs the current one (400 `INVALID_PASSWORD`; 400 `CREDENTIAL_ACCOUNT_NOT_FOUND`
+    /// for an account without a password). With `revokeOtherSessions`, every other session
+    /// ends and this one is replaced (new `token` and cookie).
+    #[oai(
+        path = "/v1/auth/change-password",
+        method = "post",
+        operation_id = "changePassword"
+    )]
+    async fn change(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Authenticated,
+        body: Json<ChangePassword>,
+    ) -> AuthResult<Json<PasswordChanged>> {
+        let current = caller.0;
+        password::check_length(&body.new_password)?;
+        check_current_password(&state, req, &current, &body.current_password).await?;
+        let hash = password::hash(body.new_password.clone()).await?;
+
+        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        credentials::set_hash(&txn, &current.user.id, hash).await?;
+        let token = match body.revoke_other_sessions {
+            Some(true) => {
+                session::revoke_where(&txn, sessions::Column::UserId.eq(&current.user.id)).await?;
+                let origin = session_origin(&state.settings, req);
+                Some(session::create(&txn, &current.user.id, origin).await?.1)
+            }
+            _ => None,
+        };
+        txn.commit().await.map_err(ApiError::internal)?;
+        if let Some(token) = &token {
+            session::set_session_cookie(&state, req, token);
+        }
+        Ok(Json(PasswordChanged {
+            token,
+            user: AuthUser::from(&current.user),
+        }))
+    }
+
+    /// Check the caller's password
+    ///
+    /// For confirming a sensitive action. 400 `INVALID_PASSWORD` when it does not match.
+    #[oai(
+        path = "/v1/auth/verify-password",
+        method = "post",
+        operation_id = "verifyPassword"
+    )]
+    async fn verify(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Authenticated,
+        body: Json<PasswordCheck>,
+    ) -> AuthResult<Json<Status>> {
+        let current = caller.0;
+        throttle_password_check(&state, req, &current.user).await?;
+        match credentials::matches(&state.db, &current.user.id, &body.password).await? {
+            true => Ok(Json(Status { status: true })),
+            false => Err(invalid_password().into()),
+        }
+    }
+}
+
+async fn throttle_password_check(
+    state: &AppState,
+    req: &Request,
+    user: &user::Model,
+) -> ApiResult<()> {
+    let email = EmailAddress::parse(&user.email)?;
+    throttle::check(state, req, throttle::PASSWORD_CHECK, &email).await
+}
+
+/// The caller's current password, checked (rate-limited like sign-in).
+pub async fn check_current_password(
+    state: &AppState,
+    req: &Request,
+    current: &CurrentSession,
+    password: &str,
+) -> ApiResult<()> {
+    throttle_password_check(state, req, &current.user).await?;
+    let Some(stored) = credentials::stored_hash(&state.db, &current.user.id).await? else {
+        return Err(bad_request(
+            "CREDENTIAL_ACCOUNT_NOT_FOUND",
+            "Credential account not found",
+        ));
+    };
+    match password::verify(password.to_owned(), Some(stored)).await? {
+        true => Ok(()),
+        false => Err(invalid_password()),
+    }
+}

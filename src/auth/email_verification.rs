@@ -1,0 +1,72 @@
+//! Proving an address: mails a single-use link to `/v1/auth/verify-email`, used both to
+//! verify a new account's address and to move an account to a new address.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::emails;
+use super::entities::user;
+use super::links::api_link;
+use super::verifications::{self, Purpose};
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+pub const TTL: Duration = Duration::from_secs(60 * 60);
+
+/// What a verification link grants: `email` of `user_id` is proven, or, with `new_email`,
+/// the account moves to that address (proven by the mail reaching it).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Grant {
+    pub user_id: String,
+    pub email: String,
+    pub new_email: Option<String>,
+}
+
+/// Mails `user` a link proving their current address.
+pub async fn send_verification(
+    state: &AppState,
+    user: &user::Model,
+    callback: Option<&str>,
+) -> ApiResult<()> {
+    let grant = Grant {
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        new_email: None,
+    };
+    let link = link(state, &grant, callback).await?;
+    send(state, emails::verify_email(&user.email, &link)).await
+}
+
+/// Mails `new_email` a link that moves `user` to it.
+pub async fn send_change(
+    state: &AppState,
+    user: &user::Model,
+    new_email: &str,
+    callback: Option<&str>,
+) -> ApiResult<()> {
+    let grant = Grant {
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        new_email: Some(new_email.to_owned()),
+    };
+    let link = link(state, &grant, callback).await?;
+    send(state, emails::change_email(new_email, &link)).await
+}
+
+async fn link(state: &AppState, grant: &Grant, callback: Option<&str>) -> ApiResult<String> {
+    let token = verifications::issue(&state.db, Purpose::VerifyEmail, grant, TTL).await?;
+    let callback = callback.unwrap_or("/");
+    Ok(api_link(
+        &state.settings,
+        "/v1/auth/verify-email",
+        &[("token", &token), ("callbackURL", callback)],
+    ))
+}
+
+async fn send(state: &AppState, mail: orbit_email::Email) -> ApiResult<()> {
+    state.capabilities.mailer.send(mail).await.map_err(|err| {
+        tracing::error!(error = %err, "verification email not sent");
+        emails::send_failed()
+    })
+}
