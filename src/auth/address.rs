@@ -1,6 +1,11 @@
+use poem_openapi::registry::MetaSchema;
+
 use crate::error::ApiError;
+use crate::http::string_field::StringField;
 
 const MAX_EMAIL: usize = 254;
+/// What the schema of an email field says; [`EmailAddress::parse`] accepts the same.
+const PATTERN: &str = r"^[^@\x00-\x20]+@[^@.\x00-\x20]+(\.[^@.\x00-\x20]+)+$";
 
 fn is_control_or_space(c: char) -> bool {
     c <= ' '
@@ -11,9 +16,7 @@ fn is_control_or_space(c: char) -> bool {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
-    /// Accepts what the documented pattern of email fields,
-    /// `^[^@\x00-\x20]+@[^@.\x00-\x20]+(\.[^@.\x00-\x20]+)+$`, accepts (after trimming), so
-    /// the schema and the server agree.
+    /// Accepts what [`PATTERN`] accepts (after trimming), so the schema and the server agree.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let trimmed = raw.trim_matches(is_control_or_space);
         let valid = trimmed.chars().count() <= MAX_EMAIL
@@ -39,6 +42,31 @@ impl EmailAddress {
         &self.0
     }
 }
+
+impl StringField for EmailAddress {
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            max_length: Some(MAX_EMAIL),
+            pattern: Some(PATTERN.to_owned()),
+            ..MetaSchema::new("string")
+        }
+    }
+
+    /// Stricter than [`EmailAddress::parse`]: a request field must match the pattern as sent.
+    fn from_field(raw: String) -> Result<Self, String> {
+        let padded = raw.starts_with(is_control_or_space) || raw.ends_with(is_control_or_space);
+        match padded {
+            true => Err("not an email address".to_owned()),
+            false => Self::parse(&raw).map_err(|_| "not an email address".to_owned()),
+        }
+    }
+
+    fn as_field(&self) -> &str {
+        &self.0
+    }
+}
+
+crate::string_field!(EmailAddress);
 
 #[cfg(test)]
 mod tests {

@@ -27,9 +27,13 @@ async fn find(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<Option<acco
 }
 
 /// Whether `password` is the user's; false when they have none.
-pub async fn matches(db: &impl ConnectionTrait, user_id: &str, password: &str) -> ApiResult<bool> {
+pub async fn matches(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    password: &password::Password,
+) -> ApiResult<bool> {
     let stored = stored_hash(db, user_id).await?;
-    password::verify(password.to_owned(), stored).await
+    password::verify(password.expose(), stored).await
 }
 
 /// Sets the user's password (hashed by the caller), creating the credential account if needed.

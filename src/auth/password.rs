@@ -7,12 +7,96 @@ use std::sync::LazyLock;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use poem::http::StatusCode;
+use poem_openapi::registry::MetaSchema;
 use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::string_field::StringField;
 
 pub const MIN_LENGTH: usize = 8;
 pub const MAX_LENGTH: usize = 128;
+/// Longer input is refused before anyone reads it.
+const MAX_INPUT: usize = 1024;
+
+/// A password being chosen. The schema says 8 to 128 characters; [`NewPassword::checked`]
+/// answers outside that with better-auth's `PASSWORD_TOO_SHORT` / `PASSWORD_TOO_LONG`.
+pub struct NewPassword(String);
+
+/// A password typed to prove who you are.
+pub struct Password(String);
+
+impl NewPassword {
+    pub fn checked(&self) -> ApiResult<String> {
+        check_length(&self.0)?;
+        Ok(self.0.clone())
+    }
+}
+
+impl Password {
+    pub fn expose(&self) -> String {
+        self.0.clone()
+    }
+}
+
+fn bounded(raw: String) -> Result<String, String> {
+    match raw.chars().count() <= MAX_INPUT {
+        true => Ok(raw),
+        false => Err(format!("at most {MAX_INPUT} characters")),
+    }
+}
+
+impl StringField for NewPassword {
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            min_length: Some(MIN_LENGTH),
+            max_length: Some(MAX_LENGTH),
+            format: Some("password"),
+            ..MetaSchema::new("string")
+        }
+    }
+
+    fn from_field(raw: String) -> Result<Self, String> {
+        bounded(raw).map(Self)
+    }
+
+    fn as_field(&self) -> &str {
+        &self.0
+    }
+}
+
+impl StringField for Password {
+    fn schema() -> MetaSchema {
+        MetaSchema {
+            max_length: Some(MAX_INPUT),
+            format: Some("password"),
+            ..MetaSchema::new("string")
+        }
+    }
+
+    fn from_field(raw: String) -> Result<Self, String> {
+        bounded(raw).map(Self)
+    }
+
+    fn as_field(&self) -> &str {
+        &self.0
+    }
+}
+
+crate::string_field!(NewPassword);
+crate::string_field!(Password);
+
+/// Passwords never reach a log line, even through `{:?}`.
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword([redacted])")
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
 
 /// Each hash holds 19 MiB while it runs; this many run at once, the rest wait.
 static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
@@ -30,7 +114,7 @@ static DECOY: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Refuses passwords outside [`MIN_LENGTH`]..=[`MAX_LENGTH`] characters.
-pub fn check_length(password: &str) -> ApiResult<()> {
+fn check_length(password: &str) -> ApiResult<()> {
     let length = password.chars().count();
     if length < MIN_LENGTH {
         return Err(ApiError::new(
@@ -109,6 +193,14 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn passwords_do_not_show_in_debug_output() {
+        use poem_openapi::types::ParseFromJSON;
+        let typed = Password::parse_from_json(Some(serde_json::json!("hunter22"))).unwrap();
+        let chosen = NewPassword::parse_from_json(Some(serde_json::json!("hunter22"))).unwrap();
+        assert!(!format!("{typed:?} {chosen:?}").contains("hunter22"));
     }
 
     #[test]

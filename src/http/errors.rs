@@ -42,13 +42,16 @@ impl JsonErrors {
     }
 }
 
-/// `/v1/workspaces/{slug}` and `/v1/workspaces/:slug` name the same route.
+/// `/v1/workspaces/{slug}` (the document) and `/v1/workspaces/:param0` (the router's
+/// pattern) name the same route.
 fn route_key(path: &str) -> String {
     path.split('/')
-        .map(|segment| match segment.strip_prefix(':') {
-            Some(name) => format!("{{{name}}}"),
-            None => segment.to_owned(),
-        })
+        .map(
+            |segment| match segment.starts_with(':') || segment.starts_with('{') {
+                true => "{}".to_owned(),
+                false => segment.to_owned(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }

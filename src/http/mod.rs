@@ -6,3 +6,4 @@ pub mod cors;
 pub mod errors;
 pub mod nullable;
 pub mod request_context;
+pub mod string_field;

@@ -157,6 +157,19 @@ async fn wrong_method_is_405_json() {
     assert_eq!(response.headers()["allow"], "GET, HEAD");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "method_not_allowed");
+
+    let templated = app
+        .client
+        .put(app.url("/v1/auth/reset-password/some-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(templated.status(), 405);
+    assert_eq!(
+        templated.headers()["allow"],
+        "GET, HEAD",
+        "routes with parameters too"
+    );
 }
 
 mod cors {

@@ -19,10 +19,12 @@ use crate::auth::dto::{AuthSession, Status};
 use crate::auth::entities::{account, user};
 use crate::auth::links::{api_link, with_query};
 use crate::auth::origin::check_callbacks;
+use crate::auth::password::Password;
 use crate::auth::session::{self, Authenticated};
 use crate::auth::verifications::{self, Purpose};
 use crate::auth::{email_verification, emails, throttle, users};
 use crate::error::{ApiError, AuthResult};
+use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::time::iso;
@@ -33,37 +35,36 @@ pub struct AccountApi;
 
 #[derive(Debug, Object)]
 struct UpdateUser {
-    #[oai(validator(min_length = 1, max_length = 128))]
-    name: Option<String>,
+    #[oai(nullable)]
+    name: Option<Text<128, 1>>,
     /// An avatar URL; `null` removes it.
-    #[oai(validator(max_length = 2048))]
-    image: MaybeUndefined<String>,
+    #[oai(nullable)]
+    image: MaybeUndefined<Text<2048>>,
     /// Refused (400 `EMAIL_CAN_NOT_BE_UPDATED`): use `change-email`.
-    #[oai(validator(max_length = 254))]
-    email: Option<String>,
+    #[oai(nullable)]
+    email: Option<Text<254>>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct ChangeEmail {
-    #[oai(validator(max_length = 254))]
-    new_email: String,
+    new_email: EmailAddress,
     /// Where the confirmation link lands: relative, or on a trusted origin.
-    #[oai(rename = "callbackURL", validator(max_length = 2048))]
-    callback_url: Option<String>,
+    #[oai(nullable, rename = "callbackURL")]
+    callback_url: Option<Text<2048>>,
 }
 
 #[derive(Debug, Object)]
 struct DeleteUser {
     /// Where the confirmation link lands once the account is deleted.
-    #[oai(rename = "callbackURL", validator(max_length = 2048))]
-    callback_url: Option<String>,
+    #[oai(nullable, rename = "callbackURL")]
+    callback_url: Option<Text<2048>>,
     /// Checked when given (400 `INVALID_PASSWORD`).
-    #[oai(validator(max_length = 1024))]
-    password: Option<String>,
+    #[oai(nullable)]
+    password: Option<Password>,
     /// The token of a mailed confirmation link: deletes at once.
-    #[oai(validator(max_length = 128))]
-    token: Option<String>,
+    #[oai(nullable)]
+    token: Option<Text<128>>,
 }
 
 #[derive(Debug, Object)]
@@ -170,7 +171,7 @@ impl AccountApi {
             changed = true;
         }
         if !body.image.is_undefined() {
-            active.image = Set(body.image.clone().take());
+            active.image = Set(body.image.clone().take().map(Text::into_string));
             changed = true;
         }
         if !changed {
@@ -199,13 +200,13 @@ impl AccountApi {
         body: Json<ChangeEmail>,
     ) -> AuthResult<Json<Status>> {
         let current = caller.0;
-        let new_email = EmailAddress::parse(&body.new_email)?;
+        let new_email = &body.new_email;
         check_callbacks(&state.settings, [body.callback_url.as_deref()])?;
         if new_email.as_str() == current.user.email {
             return Err(bad_request("EMAIL_IS_THE_SAME", "Email is the same").into());
         }
-        throttle::check(&state, req, throttle::MAIL, &new_email).await?;
-        if users::find_by_email(&state.db, &new_email).await?.is_none() {
+        throttle::check(&state, req, throttle::MAIL, new_email).await?;
+        if users::find_by_email(&state.db, new_email).await?.is_none() {
             let callback = body.callback_url.as_deref();
             email_verification::send_change(&state, &current.user, new_email.as_str(), callback)
                 .await?;

@@ -10,11 +10,13 @@ use crate::auth::dto::{AuthUser, Status};
 use crate::auth::email_verification::{self, Grant};
 use crate::auth::links::with_query;
 use crate::auth::origin::check_callbacks;
+use crate::auth::password::{NewPassword, Password};
 use crate::auth::request_meta::session_origin;
 use crate::auth::session::{self, MaybeAuthenticated};
 use crate::auth::verifications::{self, Purpose};
 use crate::auth::{credentials, password, throttle, users};
 use crate::error::{ApiError, AuthResult};
+use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -23,21 +25,14 @@ pub struct EmailPasswordApi;
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct SignUpRequest {
-    #[oai(validator(max_length = 128))]
-    name: String,
-    #[oai(validator(
-        max_length = 254,
-        pattern = r"^[^@\x00-\x20]+@[^@.\x00-\x20]+(\.[^@.\x00-\x20]+)+$"
-    ))]
-    email: String,
-    /// 8 to 128 characters.
-    #[oai(validator(max_length = 1024))]
-    password: String,
-    #[oai(validator(max_length = 2048))]
-    image: Option<String>,
+    name: Text<128>,
+    email: EmailAddress,
+    password: NewPassword,
+    #[oai(nullable)]
+    image: Option<Text<2048>>,
     /// Where the verification link lands: relative, or on a trusted origin.
-    #[oai(rename = "callbackURL", validator(max_length = 2048))]
-    callback_url: Option<String>,
+    #[oai(nullable, rename = "callbackURL")]
+    callback_url: Option<Text<2048>>,
 }
 
 #[derive(Debug, Object)]
@@ -50,13 +45,11 @@ struct SignedUp {
 
 #[derive(Debug, Object)]
 struct SignInRequest {
-    #[oai(validator(max_length = 254))]
-    email: String,
-    #[oai(validator(max_length = 1024))]
-    password: String,
+    email: EmailAddress,
+    password: Password,
     /// Echoed back as `url` for the client to navigate to.
-    #[oai(rename = "callbackURL", validator(max_length = 2048))]
-    callback_url: Option<String>,
+    #[oai(nullable, rename = "callbackURL")]
+    callback_url: Option<Text<2048>>,
 }
 
 #[derive(Debug, Object)]
@@ -70,10 +63,9 @@ struct SignedIn {
 
 #[derive(Debug, Object)]
 struct SendVerificationRequest {
-    #[oai(validator(max_length = 254))]
-    email: String,
-    #[oai(rename = "callbackURL", validator(max_length = 2048))]
-    callback_url: Option<String>,
+    email: EmailAddress,
+    #[oai(nullable, rename = "callbackURL")]
+    callback_url: Option<Text<2048>>,
 }
 
 #[derive(Debug, Object)]
@@ -124,21 +116,21 @@ impl EmailPasswordApi {
             )
             .into());
         }
-        let email = EmailAddress::parse(&body.email)?;
+        let email = &body.email;
         check_callbacks(&state.settings, [body.callback_url.as_deref()])?;
-        password::check_length(&body.password)?;
-        throttle::check(&state, req, throttle::SIGN_UP, &email).await?;
+        let chosen = body.password.checked()?;
+        throttle::check(&state, req, throttle::SIGN_UP, email).await?;
         let taken = StatusCode::UNPROCESSABLE_ENTITY;
-        if users::find_by_email(&state.db, &email).await?.is_some() {
+        if users::find_by_email(&state.db, email).await?.is_some() {
             return Err(users::already_exists(taken).into());
         }
-        let hash = password::hash(body.password.clone()).await?;
+        let hash = password::hash(chosen).await?;
 
         let txn = state.db.begin().await.map_err(ApiError::internal)?;
         let new = users::NewUser {
-            email: &email,
+            email,
             name: body.name.trim(),
-            image: body.image.clone(),
+            image: body.image.clone().map(Text::into_string),
             email_verified: false,
             role: users::DEFAULT_ROLE,
         };
@@ -183,15 +175,15 @@ impl EmailPasswordApi {
             )
             .into());
         }
-        let email = EmailAddress::parse(&body.email)?;
+        let email = &body.email;
         check_callbacks(&state.settings, [body.callback_url.as_deref()])?;
-        throttle::check(&state, req, throttle::SIGN_IN, &email).await?;
-        let user = users::find_by_email(&state.db, &email).await?;
+        throttle::check(&state, req, throttle::SIGN_IN, email).await?;
+        let user = users::find_by_email(&state.db, email).await?;
         let stored = match &user {
             Some(user) => credentials::stored_hash(&state.db, &user.id).await?,
             None => None,
         };
-        let valid = password::verify(body.password.clone(), stored).await?;
+        let valid = password::verify(body.password.expose(), stored).await?;
         let Some(user) = user.filter(|_| valid) else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -209,7 +201,7 @@ impl EmailPasswordApi {
         Ok(Json(SignedIn {
             redirect: body.callback_url.is_some(),
             token,
-            url: body.callback_url.clone(),
+            url: body.callback_url.clone().map(Text::into_string),
             user: AuthUser::from(&user),
         }))
     }
@@ -231,9 +223,9 @@ impl EmailPasswordApi {
         caller: MaybeAuthenticated,
         body: Json<SendVerificationRequest>,
     ) -> AuthResult<Json<Status>> {
-        let email = EmailAddress::parse(&body.email)?;
+        let email = &body.email;
         check_callbacks(&state.settings, [body.callback_url.as_deref()])?;
-        throttle::check(&state, req, throttle::MAIL, &email).await?;
+        throttle::check(&state, req, throttle::MAIL, email).await?;
         let user = match caller.0 {
             Some(current) if current.user.email != email.as_str() => {
                 return Err(disabled("EMAIL_MISMATCH", "Email mismatch").into());
@@ -242,7 +234,7 @@ impl EmailPasswordApi {
                 return Err(disabled("EMAIL_ALREADY_VERIFIED", "Email is already verified").into());
             }
             Some(current) => Some(current.user),
-            None => users::find_by_email(&state.db, &email)
+            None => users::find_by_email(&state.db, email)
                 .await?
                 .filter(|user| !user.email_verified),
         };

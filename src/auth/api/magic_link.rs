@@ -13,6 +13,7 @@ use crate::auth::request_meta::session_origin;
 use crate::auth::verifications::{self, Purpose};
 use crate::auth::{emails, session, throttle, users};
 use crate::error::{ApiError, AuthResult};
+use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -20,23 +21,19 @@ pub struct MagicLinkApi;
 
 #[derive(Debug, Object)]
 struct MagicLinkRequest {
-    #[oai(validator(
-        max_length = 254,
-        pattern = r"^[^@\x00-\x20]+@[^@.\x00-\x20]+(\.[^@.\x00-\x20]+)+$"
-    ))]
-    email: String,
+    email: EmailAddress,
     /// Where the link lands once signed in: relative, or on a trusted origin.
-    #[oai(rename = "callbackURL", validator(max_length = 2048))]
-    callback_url: Option<String>,
+    #[oai(nullable, rename = "callbackURL")]
+    callback_url: Option<Text<2048>>,
     /// Where a first sign-in lands instead, when given.
-    #[oai(rename = "newUserCallbackURL", validator(max_length = 2048))]
-    new_user_callback_url: Option<String>,
+    #[oai(nullable, rename = "newUserCallbackURL")]
+    new_user_callback_url: Option<Text<2048>>,
     /// Where a bad or expired link lands (default: `callbackURL`), with `?error=…`.
-    #[oai(rename = "errorCallbackURL", validator(max_length = 2048))]
-    error_callback_url: Option<String>,
+    #[oai(nullable, rename = "errorCallbackURL")]
+    error_callback_url: Option<Text<2048>>,
     /// The name a new user starts with.
-    #[oai(validator(max_length = 128))]
-    name: Option<String>,
+    #[oai(nullable)]
+    name: Option<Text<128>>,
 }
 
 /// What the mailed token grants, stored with it.
@@ -63,7 +60,7 @@ impl MagicLinkApi {
         req: &Request,
         body: Json<MagicLinkRequest>,
     ) -> AuthResult<Json<Status>> {
-        let email = EmailAddress::parse(&body.email)?;
+        let email = body.email.clone();
         check_callbacks(
             &state.settings,
             [
@@ -76,7 +73,7 @@ impl MagicLinkApi {
 
         let grant = Grant {
             email: email.as_str().to_owned(),
-            name: body.name.clone(),
+            name: body.name.clone().map(Text::into_string),
         };
         let ttl = state.settings.auth.magic_link_ttl;
         let token = verifications::issue(&state.db, Purpose::MagicLink, &grant, ttl).await?;

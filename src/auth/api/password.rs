@@ -13,11 +13,13 @@ use crate::auth::dto::{AuthUser, Status};
 use crate::auth::entities::{session as sessions, user};
 use crate::auth::links::{Redirect, api_link, with_query};
 use crate::auth::origin::check_callbacks;
+use crate::auth::password::{NewPassword, Password};
 use crate::auth::request_meta::session_origin;
 use crate::auth::session::{self, Authenticated, CurrentSession};
 use crate::auth::verifications::{self, Purpose};
 use crate::auth::{credentials, emails, password, throttle, users};
 use crate::error::{ApiError, ApiResult, AuthResult};
+use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -28,12 +30,11 @@ pub struct PasswordApi;
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct ResetRequest {
-    #[oai(validator(max_length = 254))]
-    email: String,
+    email: EmailAddress,
     /// Where the mailed link sends the browser, with `?token=…`: the web app's
     /// "choose a new password" page. Relative, or on a trusted origin.
-    #[oai(validator(max_length = 2048))]
-    redirect_to: Option<String>,
+    #[oai(nullable)]
+    redirect_to: Option<Text<2048>>,
 }
 
 #[derive(Debug, Object)]
@@ -44,23 +45,20 @@ struct ResetRequested {
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
-struct NewPassword {
-    /// 8 to 128 characters.
-    #[oai(validator(max_length = 1024))]
-    new_password: String,
+struct ResetWithToken {
+    new_password: NewPassword,
     /// The token from the reset link (or in the `token` query parameter).
-    #[oai(validator(max_length = 128))]
-    token: Option<String>,
+    #[oai(nullable)]
+    token: Option<Text<128>>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct ChangePassword {
-    #[oai(validator(max_length = 1024))]
-    new_password: String,
-    #[oai(validator(max_length = 1024))]
-    current_password: String,
+    new_password: NewPassword,
+    current_password: Password,
     /// End every other session (this one is replaced by a new one, returned as `token`).
+    #[oai(nullable)]
     revoke_other_sessions: Option<bool>,
 }
 
@@ -74,8 +72,7 @@ struct PasswordChanged {
 
 #[derive(Debug, Object)]
 struct PasswordCheck {
-    #[oai(validator(max_length = 1024))]
-    password: String,
+    password: Password,
 }
 
 /// What a reset link grants.
@@ -109,10 +106,10 @@ impl PasswordApi {
         req: &Request,
         body: Json<ResetRequest>,
     ) -> AuthResult<Json<ResetRequested>> {
-        let email = EmailAddress::parse(&body.email)?;
+        let email = &body.email;
         check_callbacks(&state.settings, [body.redirect_to.as_deref()])?;
-        throttle::check(&state, req, throttle::MAIL, &email).await?;
-        if let Some(user) = users::find_by_email(&state.db, &email).await? {
+        throttle::check(&state, req, throttle::MAIL, email).await?;
+        if let Some(user) = users::find_by_email(&state.db, email).await? {
             let grant = ResetGrant {
                 user_id: user.id.clone(),
             };
@@ -177,16 +174,17 @@ impl PasswordApi {
         &self,
         state: Data<&AppState>,
         #[oai(name = "token", validator(max_length = 128))] query_token: Query<Option<String>>,
-        body: Json<NewPassword>,
+        body: Json<ResetWithToken>,
     ) -> AuthResult<Json<Status>> {
-        password::check_length(&body.new_password)?;
+        let chosen = body.new_password.checked()?;
         let invalid = || bad_request("INVALID_TOKEN", "Invalid token");
         let token = body
             .token
             .as_ref()
-            .or(query_token.0.as_ref())
+            .map(Text::as_str)
+            .or(query_token.0.as_deref())
             .ok_or_else(invalid)?;
-        let hash = password::hash(body.new_password.clone()).await?;
+        let hash = password::hash(chosen).await?;
 
         let txn = state.db.begin().await.map_err(ApiError::internal)?;
         let grant = verifications::consume::<ResetGrant>(&txn, Purpose::ResetPassword, token);
@@ -221,9 +219,9 @@ impl PasswordApi {
         body: Json<ChangePassword>,
     ) -> AuthResult<Json<PasswordChanged>> {
         let current = caller.0;
-        password::check_length(&body.new_password)?;
+        let chosen = body.new_password.checked()?;
         check_current_password(&state, req, &current, &body.current_password).await?;
-        let hash = password::hash(body.new_password.clone()).await?;
+        let hash = password::hash(chosen).await?;
 
         let txn = state.db.begin().await.map_err(ApiError::internal)?;
         credentials::set_hash(&txn, &current.user.id, hash).await?;
@@ -283,7 +281,7 @@ pub async fn check_current_password(
     state: &AppState,
     req: &Request,
     current: &CurrentSession,
-    password: &str,
+    password: &Password,
 ) -> ApiResult<()> {
     throttle_password_check(state, req, &current.user).await?;
     let Some(stored) = credentials::stored_hash(&state.db, &current.user.id).await? else {
@@ -292,7 +290,7 @@ pub async fn check_current_password(
             "Credential account not found",
         ));
     };
-    match password::verify(password.to_owned(), Some(stored)).await? {
+    match password::verify(password.expose(), Some(stored)).await? {
         true => Ok(()),
         false => Err(invalid_password()),
     }

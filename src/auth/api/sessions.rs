@@ -10,6 +10,7 @@ use crate::auth::session::{self, Authenticated, MaybeAuthenticated};
 use crate::auth::tokens::hash_token;
 use crate::error::{ApiError, AuthResult};
 use crate::http::nullable::Nullable;
+use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -18,8 +19,7 @@ pub struct SessionsApi;
 #[derive(Debug, Object)]
 struct RevokeSessionRequest {
     /// A session's `token` as `list-sessions` shows it (its id), or a raw session token.
-    #[oai(validator(max_length = 256))]
-    token: String,
+    token: Text<256>,
 }
 
 #[OpenApi(tag = "ApiTags::Auth")]
@@ -99,7 +99,7 @@ impl SessionsApi {
         body: Json<RevokeSessionRequest>,
     ) -> AuthResult<Json<Status>> {
         let matches = Condition::any()
-            .add(sessions::Column::Id.eq(&body.token))
+            .add(sessions::Column::Id.eq(body.token.as_str()))
             .add(sessions::Column::TokenHash.eq(hash_token(&body.token)));
         let own = Condition::all()
             .add(sessions::Column::UserId.eq(&caller.0.user.id))

@@ -15,6 +15,7 @@ use crate::auth::permissions;
 use crate::auth::session::CurrentSession;
 use crate::auth::users as user_store;
 use crate::error::{ApiError, ApiResult};
+use crate::http::string_field::Text;
 
 /// 403 `code` unless the caller's role may perform `action` on `resource`.
 fn require(
@@ -63,6 +64,5 @@ impl From<&user::Model> for UserResult {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct UserRef {
-    #[oai(validator(min_length = 1, max_length = 64))]
-    user_id: String,
+    user_id: Text<64, 1>,
 }

@@ -8,6 +8,7 @@ use crate::auth::entities::session as sessions;
 use crate::auth::session::{self, Authenticated};
 use crate::auth::tokens::hash_token;
 use crate::error::{ApiError, AuthResult};
+use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -23,8 +24,7 @@ struct SessionList {
 #[oai(rename = "AdminSessionRef", rename_all = "camelCase")]
 struct SessionRef {
     /// A session's `token` as `list-user-sessions` shows it (its id), or a raw token.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    session_token: String,
+    session_token: Text<256, 1>,
 }
 
 const NOT_ALLOWED_TO_REVOKE: &str = "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS";
@@ -53,7 +53,7 @@ impl AdminSessionsApi {
             "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS",
         )?;
         let rows = sessions::Entity::find()
-            .filter(sessions::Column::UserId.eq(&body.user_id))
+            .filter(sessions::Column::UserId.eq(body.user_id.as_str()))
             .filter(sessions::Column::ExpiresAt.gt(chrono::Utc::now()))
             .order_by_asc(sessions::Column::CreatedAt)
             .all(&state.db)
@@ -78,7 +78,7 @@ impl AdminSessionsApi {
     ) -> AuthResult<Json<Success>> {
         require(&caller.0, "session", "revoke", NOT_ALLOWED_TO_REVOKE)?;
         let matches = Condition::any()
-            .add(sessions::Column::Id.eq(&body.session_token))
+            .add(sessions::Column::Id.eq(body.session_token.as_str()))
             .add(sessions::Column::TokenHash.eq(hash_token(&body.session_token)));
         session::revoke_where(&state.db, matches).await?;
         Ok(Json(Success { success: true }))
@@ -97,7 +97,11 @@ impl AdminSessionsApi {
         body: Json<UserRef>,
     ) -> AuthResult<Json<Success>> {
         require(&caller.0, "session", "revoke", NOT_ALLOWED_TO_REVOKE)?;
-        session::revoke_where(&state.db, sessions::Column::UserId.eq(&body.user_id)).await?;
+        session::revoke_where(
+            &state.db,
+            sessions::Column::UserId.eq(body.user_id.as_str()),
+        )
+        .await?;
         Ok(Json(Success { success: true }))
     }
 }

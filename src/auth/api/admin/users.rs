@@ -16,9 +16,11 @@ use super::{UserRef, UserResult, bad_request, require, target};
 use crate::auth::address::EmailAddress;
 use crate::auth::dto::{AuthUser, Status};
 use crate::auth::entities::{session as sessions, user};
+use crate::auth::password::{NewPassword, Password};
 use crate::auth::session::{self, Authenticated};
 use crate::auth::{credentials, password, permissions, users};
 use crate::error::{ApiError, AuthResult};
+use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
@@ -90,80 +92,79 @@ struct UserList {
 #[derive(Debug, Object)]
 #[oai(rename = "AdminNewUserData", rename_all = "camelCase")]
 struct NewUserData {
+    #[oai(nullable)]
     email_verified: Option<bool>,
-    #[oai(validator(max_length = 2048))]
-    image: Option<String>,
+    #[oai(nullable)]
+    image: Option<Text<2048>>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename = "AdminCreateUser")]
 struct CreateUser {
-    #[oai(validator(max_length = 254))]
-    email: String,
-    /// Without one the user signs in by magic link; 8 to 128 characters.
-    #[oai(validator(max_length = 1024))]
-    password: Option<String>,
-    #[oai(validator(max_length = 128))]
-    name: String,
+    email: EmailAddress,
+    /// Without one the user signs in by magic link.
+    #[oai(nullable)]
+    password: Option<NewPassword>,
+    name: Text<128>,
     /// `user` (default) or `admin`.
-    #[oai(validator(max_length = 64))]
-    role: Option<String>,
+    #[oai(nullable)]
+    role: Option<Text<64>>,
+    #[oai(nullable)]
     data: Option<NewUserData>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename = "AdminUserChanges", rename_all = "camelCase")]
 struct UserChanges {
-    #[oai(validator(min_length = 1, max_length = 128))]
-    name: Option<String>,
-    #[oai(validator(max_length = 254))]
-    email: Option<String>,
-    #[oai(validator(max_length = 2048))]
-    image: MaybeUndefined<String>,
+    #[oai(nullable)]
+    name: Option<Text<128, 1>>,
+    #[oai(nullable)]
+    email: Option<EmailAddress>,
+    /// `null` removes it.
+    #[oai(nullable)]
+    image: MaybeUndefined<Text<2048>>,
+    #[oai(nullable)]
     email_verified: Option<bool>,
-    #[oai(validator(max_length = 64))]
-    role: Option<String>,
+    #[oai(nullable)]
+    role: Option<Text<64>>,
     /// Refused: use `set-user-password`.
-    #[oai(validator(max_length = 1024))]
-    password: Option<String>,
+    #[oai(nullable)]
+    password: Option<Password>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename = "AdminUpdateUser", rename_all = "camelCase")]
 struct UpdateUser {
-    #[oai(validator(min_length = 1, max_length = 64))]
-    user_id: String,
+    user_id: Text<64, 1>,
     data: UserChanges,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename = "AdminSetRole", rename_all = "camelCase")]
 struct SetRole {
-    #[oai(validator(min_length = 1, max_length = 64))]
-    user_id: String,
-    #[oai(validator(max_length = 64))]
-    role: String,
+    user_id: Text<64, 1>,
+    role: Text<64>,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename = "AdminSetPassword", rename_all = "camelCase")]
 struct SetPassword {
-    #[oai(validator(min_length = 1, max_length = 64))]
-    user_id: String,
-    #[oai(validator(max_length = 1024))]
-    new_password: String,
+    user_id: Text<64, 1>,
+    new_password: NewPassword,
 }
 
 #[derive(Debug, Object)]
 #[oai(rename = "AdminBanUser", rename_all = "camelCase")]
 struct BanUser {
-    #[oai(validator(min_length = 1, max_length = 64))]
-    user_id: String,
+    user_id: Text<64, 1>,
     /// Shown to nobody but admins; default "No reason".
-    #[oai(validator(max_length = 512))]
-    ban_reason: Option<String>,
+    #[oai(nullable)]
+    ban_reason: Option<Text<512>>,
     /// Seconds until the ban lifts by itself; permanent without.
-    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
+    #[oai(
+        nullable,
+        validator(minimum(value = "1"), maximum(value = "315360000"))
+    )]
     ban_expires_in: Option<i64>,
 }
 
@@ -171,7 +172,7 @@ struct BanUser {
 #[oai(rename = "AdminPermissionCheck")]
 struct PermissionCheck {
     /// `{"user": ["ban", "list"], "session": ["revoke"]}`: all must be granted.
-    permissions: BTreeMap<String, Vec<String>>,
+    permissions: BTreeMap<String, Vec<Text<64>>>,
 }
 
 #[derive(Debug, Object)]
@@ -338,16 +339,13 @@ impl AdminUsersApi {
             "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS",
         )?;
         let body = body.0;
-        let email = EmailAddress::parse(&body.email)?;
+        let email = &body.email;
         let role = match &body.role {
             Some(role) => parse_role(role)?,
             None => users::DEFAULT_ROLE.to_owned(),
         };
         let hash = match &body.password {
-            Some(password) => {
-                password::check_length(password)?;
-                Some(password::hash(password.clone()).await?)
-            }
+            Some(password) => Some(password::hash(password.checked()?).await?),
             None => None,
         };
         let data = body.data.unwrap_or(NewUserData {
@@ -356,9 +354,9 @@ impl AdminUsersApi {
         });
         let txn = state.db.begin().await.map_err(ApiError::internal)?;
         let new = users::NewUser {
-            email: &email,
+            email,
             name: body.name.trim(),
-            image: data.image,
+            image: data.image.map(Text::into_string),
             email_verified: data.email_verified.unwrap_or(false),
             role: &role,
         };
@@ -409,7 +407,7 @@ impl AdminUsersApi {
             changed = true;
         }
         if !changes.image.is_undefined() {
-            active.image = Set(changes.image.clone().take());
+            active.image = Set(changes.image.clone().take().map(Text::into_string));
             changed = true;
         }
         if let Some(verified) = changes.email_verified {
@@ -433,9 +431,8 @@ impl AdminUsersApi {
                 "set-email",
                 "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_EMAIL",
             )?;
-            let email = EmailAddress::parse(email)?;
-            let taken = users::find_by_email(&state.db, &email).await?;
-            if taken.is_some_and(|other| other.id != body.user_id) {
+            let taken = users::find_by_email(&state.db, email).await?;
+            if taken.is_some_and(|other| other.id != body.user_id.as_str()) {
                 return Err(users::already_exists(StatusCode::BAD_REQUEST).into());
             }
             active.email = Set(email.as_str().to_owned());
@@ -493,9 +490,9 @@ impl AdminUsersApi {
             "set-password",
             "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD",
         )?;
-        password::check_length(&body.new_password)?;
+        let chosen = body.new_password.checked()?;
         let user = target(&state.db, &body.user_id).await?;
-        let hash = password::hash(body.new_password.clone()).await?;
+        let hash = password::hash(chosen).await?;
         credentials::set_hash(&state.db, &user.id, hash).await?;
         Ok(Json(Status { status: true }))
     }
@@ -517,7 +514,7 @@ impl AdminUsersApi {
     ) -> AuthResult<Json<UserResult>> {
         let caller = caller.0;
         require(&caller, "user", "ban", "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")?;
-        if body.user_id == caller.user.id {
+        if body.user_id.as_str() == caller.user.id {
             return Err(bad_request("YOU_CANNOT_BAN_YOURSELF", "You cannot ban yourself").into());
         }
         let txn = state.db.begin().await.map_err(ApiError::internal)?;
@@ -527,7 +524,7 @@ impl AdminUsersApi {
         active.ban_reason = Set(Some(
             body.ban_reason
                 .clone()
-                .unwrap_or_else(|| "No reason".to_owned()),
+                .map_or_else(|| "No reason".to_owned(), Text::into_string),
         ));
         active.ban_expires = Set(body
             .ban_expires_in
@@ -582,7 +579,7 @@ impl AdminUsersApi {
             "delete",
             "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS",
         )?;
-        if body.user_id == caller.user.id {
+        if body.user_id.as_str() == caller.user.id {
             return Err(
                 bad_request("YOU_CANNOT_REMOVE_YOURSELF", "You cannot remove yourself").into(),
             );
