@@ -15,31 +15,20 @@ threads=${BENCH_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-64}
 duration=${BENCH_DURATION:-10s}
 
-die() { echo "bench: $*" >&2; exit 1; }
-for tool in python3 curl; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
-command -v wrk >/dev/null || die "wrk is required (Debian/Ubuntu: apt-get install -y wrk)"
-
-if [[ -z "${ORBIT_BIN:-}" ]]; then
-  (cd "$root" && cargo build --release --bin orbit)
-  ORBIT_BIN=$root/target/release/orbit
-fi
-ORBIT_BIN=$(realpath "$ORBIT_BIN")
-[[ -x "$ORBIT_BIN" ]] || die "no executable at $ORBIT_BIN"
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+require python3 curl wrk
+release_binary "$root"
 
 tmp=$(mktemp -d)
 server_pid=
 cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_server "$server_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 database_url=${BENCH_DATABASE_URL:-sqlite://$tmp/bench.db?mode=rwc}
 # The server sees only these variables, and runs from the temp dir so no stray .env is read.
 server=(env -i PATH="$PATH" HOME="$HOME"

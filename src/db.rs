@@ -18,6 +18,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .connect_timeout(Duration::from_secs(3))
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
+        // A ping before every checkout costs a round trip per query; only connections idle
+        // long enough to have been cut by the server or a proxy are checked first.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .connect_lazy(true)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|options| {

@@ -43,20 +43,7 @@ pub type Apis = (
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
-    let apis = (
-        SystemApi,
-        MagicLinkApi,
-        EmailPasswordApi,
-        PasswordApi,
-        AccountApi,
-        SessionsApi,
-        AdminUsersApi,
-        AdminSessionsApi,
-        ImpersonationApi,
-        MeApi,
-        DevApi,
-    );
-    OpenApiService::new(apis, "Orbit API", env!("CARGO_PKG_VERSION")).description(
+    OpenApiService::new(Apis::default(), "Orbit API", env!("CARGO_PKG_VERSION")).description(
         "The Orbit SaaS starter API. Errors are `{\"error\":{\"code\",\"message\"}}` with a \
          stable `code`.",
     )

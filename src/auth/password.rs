@@ -18,45 +18,51 @@ pub const MAX_LENGTH: usize = 128;
 /// Longer input is refused before anyone reads it.
 const MAX_INPUT: usize = 1024;
 
-/// A password being chosen. The schema says 8 to 128 characters; [`NewPassword::checked`]
+/// A password from a request, at most `MAX` characters in the schema and `MIN` at least. Its
+/// `Debug` never shows it.
+pub struct PasswordField<const MIN: usize, const MAX: usize>(String);
+
+/// A password being chosen. The schema says 8 to 128 characters; [`PasswordField::checked`]
 /// answers outside that with better-auth's `PASSWORD_TOO_SHORT` / `PASSWORD_TOO_LONG`.
-pub struct NewPassword(String);
+pub type NewPassword = PasswordField<MIN_LENGTH, MAX_LENGTH>;
 
 /// A password typed to prove who you are.
-pub struct Password(String);
+pub type Password = PasswordField<0, MAX_INPUT>;
 
-impl NewPassword {
+impl<const MIN: usize, const MAX: usize> PasswordField<MIN, MAX> {
+    /// The password, once its length is within `MIN..=MAX` characters.
     pub fn checked(&self) -> ApiResult<String> {
-        check_length(&self.0)?;
-        Ok(self.0.clone())
+        let length = self.0.chars().count();
+        let refused = |code, message| Err(ApiError::new(StatusCode::BAD_REQUEST, code, message));
+        match length {
+            n if n < MIN => refused("PASSWORD_TOO_SHORT", "Password too short"),
+            n if n > MAX => refused("PASSWORD_TOO_LONG", "Password too long"),
+            _ => Ok(self.0.clone()),
+        }
     }
-}
 
-impl Password {
     pub fn expose(&self) -> String {
         self.0.clone()
     }
 }
 
-fn bounded(raw: String) -> Result<String, String> {
-    match raw.chars().count() <= MAX_INPUT {
-        true => Ok(raw),
-        false => Err(format!("at most {MAX_INPUT} characters")),
-    }
-}
-
-impl StringField for NewPassword {
+impl<const MIN: usize, const MAX: usize> StringField for PasswordField<MIN, MAX> {
     fn schema() -> MetaSchema {
         MetaSchema {
-            min_length: Some(MIN_LENGTH),
-            max_length: Some(MAX_LENGTH),
+            min_length: (MIN > 0).then_some(MIN),
+            max_length: Some(MAX),
             format: Some("password"),
             ..MetaSchema::new("string")
         }
     }
 
+    /// Anything up to [`MAX_INPUT`] gets in, so a short or long new password is answered with
+    /// better-auth's codes rather than a generic validation error.
     fn from_field(raw: String) -> Result<Self, String> {
-        bounded(raw).map(Self)
+        match raw.chars().count() <= MAX_INPUT {
+            true => Ok(Self(raw)),
+            false => Err(format!("at most {MAX_INPUT} characters")),
+        }
     }
 
     fn as_field(&self) -> &str {
@@ -64,37 +70,11 @@ impl StringField for NewPassword {
     }
 }
 
-impl StringField for Password {
-    fn schema() -> MetaSchema {
-        MetaSchema {
-            max_length: Some(MAX_INPUT),
-            format: Some("password"),
-            ..MetaSchema::new("string")
-        }
-    }
+crate::string_field!(impl[const MIN: usize, const MAX: usize] PasswordField<MIN, MAX>);
 
-    fn from_field(raw: String) -> Result<Self, String> {
-        bounded(raw).map(Self)
-    }
-
-    fn as_field(&self) -> &str {
-        &self.0
-    }
-}
-
-crate::string_field!(NewPassword);
-crate::string_field!(Password);
-
-/// Passwords never reach a log line, even through `{:?}`.
-impl std::fmt::Debug for NewPassword {
+impl<const MIN: usize, const MAX: usize> std::fmt::Debug for PasswordField<MIN, MAX> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NewPassword([redacted])")
-    }
-}
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password([redacted])")
+        f.write_str("PasswordField([redacted])")
     }
 }
 
@@ -112,26 +92,6 @@ static DECOY: LazyLock<String> = LazyLock::new(|| {
         .expect("argon2 hashes with default parameters")
         .to_string()
 });
-
-/// Refuses passwords outside [`MIN_LENGTH`]..=[`MAX_LENGTH`] characters.
-fn check_length(password: &str) -> ApiResult<()> {
-    let length = password.chars().count();
-    if length < MIN_LENGTH {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "PASSWORD_TOO_SHORT",
-            "Password too short",
-        ));
-    }
-    if length > MAX_LENGTH {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "PASSWORD_TOO_LONG",
-            "Password too long",
-        ));
-    }
-    Ok(())
-}
 
 async fn on_blocking_pool<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
@@ -169,6 +129,8 @@ pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool>
 
 #[cfg(test)]
 mod tests {
+    use poem_openapi::types::ParseFromJSON;
+
     use super::*;
 
     #[tokio::test]
@@ -197,23 +159,22 @@ mod tests {
 
     #[test]
     fn passwords_do_not_show_in_debug_output() {
-        use poem_openapi::types::ParseFromJSON;
         let typed = Password::parse_from_json(Some(serde_json::json!("hunter22"))).unwrap();
         let chosen = NewPassword::parse_from_json(Some(serde_json::json!("hunter22"))).unwrap();
         assert!(!format!("{typed:?} {chosen:?}").contains("hunter22"));
     }
 
     #[test]
-    fn lengths_are_bounded() {
-        assert_eq!(
-            check_length("1234567").unwrap_err().code(),
-            "PASSWORD_TOO_SHORT"
+    fn new_passwords_are_8_to_128_characters() {
+        let new = |raw: String| NewPassword::parse_from_json(Some(serde_json::json!(raw))).unwrap();
+        let code = |raw: String| new(raw).checked().unwrap_err().code().to_owned();
+        assert_eq!(code("1234567".into()), "PASSWORD_TOO_SHORT");
+        assert!(new("12345678".into()).checked().is_ok());
+        assert!(
+            new("é".repeat(128)).checked().is_ok(),
+            "characters, not bytes"
         );
-        assert!(check_length("12345678").is_ok());
-        assert!(check_length(&"é".repeat(128)).is_ok());
-        assert_eq!(
-            check_length(&"x".repeat(129)).unwrap_err().code(),
-            "PASSWORD_TOO_LONG"
-        );
+        assert_eq!(code("x".repeat(129)), "PASSWORD_TOO_LONG");
+        assert!(NewPassword::parse_from_json(Some(serde_json::json!("x".repeat(1025)))).is_err());
     }
 }

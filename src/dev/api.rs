@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct DevApi;
 
 #[derive(Debug, Object)]

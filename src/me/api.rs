@@ -11,6 +11,7 @@ use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::time::iso;
 
+#[derive(Default)]
 pub struct MeApi;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

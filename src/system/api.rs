@@ -12,6 +12,7 @@ use crate::time::iso_now;
 /// How long a readiness probe waits for the database before calling it down.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
+#[derive(Default)]
 pub struct SystemApi;
 
 #[derive(Debug, Object)]

@@ -6,7 +6,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database, Statement};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{
     TEST_SECRET, TestDatabase, free_port, orbit_command, postgres_admin_url, skip, start_orbit,
@@ -250,6 +250,18 @@ fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_
     assert!(!stdout.contains(TEST_SECRET));
 }
 
+/// The minimal production environment, on the database at `url`.
+fn production_vars(url: &str) -> [(&str, &str); 6] {
+    [
+        ("APP_ENV", "production"),
+        ("DATABASE_URL", url),
+        ("AUTH_SECRET", TEST_SECRET),
+        ("API_ORIGIN", "https://api.orbit.test"),
+        ("WEB_ORIGIN", "https://app.orbit.test"),
+        ("WWW_ORIGIN", "https://orbit.test"),
+    ]
+}
+
 #[tokio::test]
 async fn production_on_postgres_boots_without_migrating_and_writes_nothing_to_disk() {
     let Some(admin_url) = postgres_admin_url() else {
@@ -258,15 +270,7 @@ async fn production_on_postgres_boots_without_migrating_and_writes_nothing_to_di
     let (_database, url) = TestDatabase::create_postgres(&admin_url).await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let vars = [
-        ("APP_ENV", "production"),
-        ("DATABASE_URL", url.as_str()),
-        ("AUTH_SECRET", TEST_SECRET),
-        ("API_ORIGIN", "https://api.orbit.test"),
-        ("WEB_ORIGIN", "https://app.orbit.test"),
-        ("WWW_ORIGIN", "https://orbit.test"),
-    ];
-    let mut child = start_orbit(dir.path(), port, &vars);
+    let mut child = start_orbit(dir.path(), port, &production_vars(&url));
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     assert_eq!(
@@ -306,4 +310,94 @@ async fn production_on_postgres_boots_without_migrating_and_writes_nothing_to_di
     assert!(wait_for_exit(&mut child, Duration::from_secs(10)).success());
     let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(written.is_empty(), "production wrote {written:?}");
+}
+
+#[tokio::test]
+async fn production_logs_carry_no_password_token_or_mailed_link() {
+    let Some(admin_url) = postgres_admin_url() else {
+        return skip("Postgres");
+    };
+    let (_database, url) = TestDatabase::create_postgres(&admin_url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut vars = production_vars(&url).to_vec();
+    vars.push(("RUST_LOG", "info,orbit=debug,orbit_email=debug"));
+    let migrated = orbit_command(dir.path(), &["migrate", "up"], &vars)
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let mut child = start_orbit(dir.path(), port, &vars);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value, cookie: Option<&str>| {
+        let mut request = client
+            .post(format!("{base}{path}"))
+            .header("origin", "https://app.orbit.test")
+            .json(&body);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let password = "a-password-nobody-may-log";
+    let sign_up = json!({"name": "Quinn", "email": "quinn@example.com", "password": password});
+    let signed_up: Value = post("/v1/auth/sign-up/email", sign_up, None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let credentials = json!({"email": "quinn@example.com", "password": password});
+    let response = post("/v1/auth/sign-in/email", credentials, None)
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let signed_in: Value = response.json().await.unwrap();
+    for (path, body) in [
+        (
+            "/v1/auth/request-password-reset",
+            json!({"email": "quinn@example.com"}),
+        ),
+        (
+            "/v1/auth/sign-in/magic-link",
+            json!({"email": "quinn@example.com"}),
+        ),
+        ("/v1/auth/verify-password", json!({"password": password})),
+    ] {
+        let response = post(path, body, Some(&cookie)).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    // The reset mail goes out after its response.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    terminate(&child);
+    assert!(wait_for_exit(&mut child, Duration::from_secs(10)).success());
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("quinn@example.com"), "the mails were logged");
+    for secret in [
+        password,
+        signed_up["token"].as_str().unwrap(),
+        signed_in["token"].as_str().unwrap(),
+        TEST_SECRET,
+        "token=",
+        "/reset-password/",
+    ] {
+        assert!(!logs.contains(secret), "the logs contain {secret}");
+    }
 }

@@ -24,7 +24,7 @@ impl Mailer for ConsoleMailer {
     async fn send(&self, email: Email) -> Result<(), MailError> {
         let links: Vec<&str> = links_in(&email.text)
             .map(|link| match self.redact_links {
-                true => link.split('?').next().unwrap_or(link),
+                true => origin_of(link),
                 false => link,
             })
             .collect();
@@ -49,9 +49,29 @@ pub(crate) fn links_in(text: &str) -> impl Iterator<Item = &str> {
         .map(|link| link.trim_end_matches(['.', ',', ')', '>', '"', '\'']))
 }
 
+/// `https://host` of a link: tokens travel in paths (`/reset-password/<token>`) as well as in
+/// query strings, so a redacted link keeps neither.
+fn origin_of(link: &str) -> &str {
+    let authority_start = link.find("://").map_or(0, |at| at + 3);
+    match link[authority_start..].find(['/', '?', '#']) {
+        Some(end) => &link[..authority_start + end],
+        None => link,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::links_in;
+    use super::{links_in, origin_of};
+
+    #[test]
+    fn redaction_keeps_only_the_origin() {
+        assert_eq!(
+            origin_of("https://api.test/v1/auth/reset-password/secret?callbackURL=/x"),
+            "https://api.test"
+        );
+        assert_eq!(origin_of("http://x.test?token=abc"), "http://x.test");
+        assert_eq!(origin_of("http://x.test"), "http://x.test");
+    }
 
     #[test]
     fn finds_every_link_and_trims_punctuation() {

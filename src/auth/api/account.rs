@@ -31,6 +31,7 @@ use crate::time::iso;
 
 const DELETE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
+#[derive(Default)]
 pub struct AccountApi;
 
 #[derive(Debug, Object)]

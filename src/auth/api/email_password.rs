@@ -20,6 +20,7 @@ use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct EmailPasswordApi;
 
 #[derive(Debug, Object)]

@@ -17,6 +17,7 @@ use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct MagicLinkApi;
 
 #[derive(Debug, Object)]

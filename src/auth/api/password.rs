@@ -25,6 +25,7 @@ use crate::state::AppState;
 
 const RESET_TTL: Duration = Duration::from_secs(60 * 60);
 
+#[derive(Default)]
 pub struct PasswordApi;
 
 #[derive(Debug, Object)]

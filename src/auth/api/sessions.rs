@@ -14,6 +14,7 @@ use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct SessionsApi;
 
 #[derive(Debug, Object)]

@@ -21,6 +21,7 @@ use crate::state::AppState;
 /// An impersonation ends by itself after an hour, and never slides.
 pub const IMPERSONATION_TTL: Duration = Duration::from_secs(60 * 60);
 
+#[derive(Default)]
 pub struct ImpersonationApi;
 
 fn forbidden(code: &'static str, message: &'static str) -> ApiError {

@@ -12,6 +12,7 @@ use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 
+#[derive(Default)]
 pub struct AdminSessionsApi;
 
 #[derive(Debug, Object)]

@@ -26,6 +26,7 @@ use crate::state::AppState;
 
 pub const MAX_PAGE: u64 = 100;
 
+#[derive(Default)]
 pub struct AdminUsersApi;
 
 #[derive(Debug, Clone, Copy, Enum)]
