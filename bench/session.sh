@@ -9,7 +9,8 @@
 #
 # Creates a scratch database `orbit_bench_<pid>` on that server and drops it afterwards.
 # Knobs: ORBIT_BIN (use this binary, skip the build), BENCH_THREADS (2), BENCH_CONNECTIONS (64),
-# BENCH_DURATION (10s), BENCH_POOL_SIZE (DATABASE_POOL_SIZE for the server, 10).
+# BENCH_DURATION (10s), BENCH_POOL_SIZE (DATABASE_POOL_SIZE for the server, 10),
+# BENCH_SSLMODE (disable: TLS over loopback only measures encryption; `prefer` to include it).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +19,7 @@ threads=${BENCH_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-64}
 duration=${BENCH_DURATION:-10s}
 pool_size=${BENCH_POOL_SIZE:-10}
+sslmode=${BENCH_SSLMODE:-disable}
 
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
@@ -25,7 +27,7 @@ require python3 curl psql wrk
 release_binary "$root"
 
 database=orbit_bench_$$
-database_url="${admin_url%/*}/$database"
+database_url="${admin_url%/*}/$database?sslmode=$sslmode"
 tmp=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -50,7 +52,7 @@ server=(env -i PATH="$PATH" HOME="$HOME"
   "$ORBIT_BIN")
 
 echo "binary:   $ORBIT_BIN"
-echo "database: $database on ${admin_url%/*} (pool $pool_size)"
+echo "database: $database on ${admin_url%/*} (pool $pool_size, sslmode=$sslmode)"
 echo
 
 (cd "$tmp" && exec "${server[@]}" migrate up) >"$tmp/migrate.log" 2>&1 \

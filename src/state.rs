@@ -3,6 +3,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::dev_links::LastMagicLinks;
+use crate::auth::session_lookups::SessionLookups;
 use crate::capabilities::Capabilities;
 use crate::config::Settings;
 use crate::rate_limit::{InMemoryRateLimiter, RateLimiter};
@@ -14,6 +15,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub capabilities: Capabilities,
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Resolves the session of each authenticated request (coalescing concurrent lookups).
+    pub session_lookups: SessionLookups,
     /// The last magic link mailed to each address, for `/v1/dev/last-magic-link`; never kept
     /// in production.
     pub dev_links: Option<Arc<LastMagicLinks>>,
@@ -25,11 +28,13 @@ impl AppState {
             tracing::warn!("rate limits are counted per instance (in memory)");
         }
         let dev_links = (!settings.env.is_production()).then(Arc::default);
+        let session_lookups = SessionLookups::start(db.clone());
         Self {
             settings: Arc::new(settings),
             db,
             capabilities,
             rate_limiter: Arc::new(InMemoryRateLimiter::default()),
+            session_lookups,
             dev_links,
         }
     }

@@ -16,6 +16,7 @@ pub mod password;
 pub mod permissions;
 pub mod request_meta;
 pub mod session;
+pub mod session_lookups;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

@@ -78,7 +78,7 @@ async fn resolve(state: &AppState, req: &Request) -> ApiResult<Option<CurrentSes
     let Some(token) = presented_token(state, req) else {
         return Ok(None);
     };
-    let Some((session, user)) = find_by_token(&state.db, &token).await? else {
+    let Some((session, user)) = state.session_lookups.find(hash_token(&token)).await? else {
         return Ok(None);
     };
     let now = Utc::now();

@@ -386,3 +386,36 @@ async fn a_banned_user_is_sent_to_the_banned_page() {
     let users = user::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(users.len(), 1);
 }
+
+#[tokio::test]
+async fn concurrent_requests_each_get_their_own_session() {
+    let app = TestApp::spawn().await;
+    let mut people = Vec::new();
+    for n in 0..8 {
+        let email = format!("user{n}@example.com");
+        let signed_in = app.sign_in(&email).await;
+        people.push((email, signed_in));
+    }
+    let revoked = app.sign_in("gone@example.com").await;
+    app.post_as("/v1/auth/sign-out", Some(&revoked.cookie), json!({}))
+        .await;
+    // Many lookups at once share database queries; each answer must still be its own.
+    let revoked = &revoked;
+    let requests = (0..64).map(|n| {
+        let (email, signed_in) = &people[n % people.len()];
+        let app = &app;
+        async move {
+            let session =
+                json_of(app.get_as("/v1/auth/get-session", &signed_in.cookie).await).await;
+            assert_eq!(session["user"]["email"], email.as_str());
+            assert_eq!(session["session"]["token"], signed_in.token.as_str());
+            let gone = app.get_as("/v1/auth/get-session", &revoked.cookie).await;
+            assert_eq!(
+                json_of(gone).await,
+                Value::Null,
+                "a signed-out session stays out"
+            );
+        }
+    });
+    futures_util::future::join_all(requests).await;
+}
