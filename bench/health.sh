@@ -113,12 +113,7 @@ echo "== idle RSS"
 # One subshell that execs the server, so $! is the server's own pid.
 (cd "$tmp" && exec "${server[@]}") >"$tmp/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 1000); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; die "server exited"; }
-  sleep 0.01
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$port/health" || die "server not ready after 10 s"
+wait_for_health "$server_pid" "$port" "$tmp/server.log"
 sleep 2
 rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status")
 rss_mb=$(awk -v kb="$rss_kb" 'BEGIN { printf "%.1f", kb / 1024 }')

@@ -35,3 +35,14 @@ stop_server() {
     wait "$1" 2>/dev/null || true
   fi
 }
+
+# wait_for_health PID PORT LOG: until /health answers (10 s at most); shows LOG if PID exits.
+wait_for_health() {
+  local _
+  for _ in $(seq 1 1000); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$2/health" 2>/dev/null && return 0
+    kill -0 "$1" 2>/dev/null || { cat "$3" >&2; die "server exited"; }
+    sleep 0.01
+  done
+  die "server not ready after 10 s"
+}

@@ -59,11 +59,7 @@ echo
   || { cat "$tmp/migrate.log" >&2; die "migrate up failed"; }
 (cd "$tmp" && exec "${server[@]}") >"$tmp/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 1000); do
-  curl -fsS -o /dev/null "$base/health" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; die "server exited"; }
-  sleep 0.01
-done
+wait_for_health "$server_pid" "$port" "$tmp/server.log"
 
 echo "== sign in through the magic link"
 curl -fsS -X POST "$base/v1/auth/sign-in/magic-link" -H 'content-type: application/json' \
