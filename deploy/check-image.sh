@@ -8,7 +8,7 @@
 #
 #   deploy/check-image.sh        # Postgres at POSTGRES_ADMIN_URL (default the local one)
 #
-# Needs podman with local base images: ../shared/tools/container-images.sh sets that up here.
+# Needs podman with local base images: deploy/podman-setup.sh (or the workspace copy) sets them up.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -33,17 +33,11 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ -z "${CONTAINERS_STORAGE_CONF:-}" ]]; then
+  # The workspace's setup script when this checkout sits beside it, else the vendored copy.
   setup=$root/../shared/tools/container-images.sh
-  configured=${ORBIT_CTR:-${TMPDIR:-/tmp}/orbit-ctr}/env.sh
-  if [[ -f "$setup" ]]; then
-    # shellcheck disable=SC1090
-    source <(bash "$setup")
-  elif [[ -f "$configured" ]]; then
-    # shellcheck disable=SC1090
-    source "$configured"
-  else
-    fail "podman is not set up: run ../shared/tools/container-images.sh first"
-  fi
+  [[ -f "$setup" ]] || setup=$root/deploy/podman-setup.sh
+  # shellcheck disable=SC1090
+  source <(bash "$setup") || fail "podman could not be set up ($setup)"
 fi
 command -v psql >/dev/null || fail "psql is required"
 
