@@ -10,16 +10,24 @@ use crate::error::ApiError;
 /// Every error leaves as an [`ApiError`] body, the framework's own (no route, bad JSON, wrong
 /// method) included: better-auth's shape under `/v1/auth/` (but for 413, which the Node API's
 /// body limit answers before better-auth), the envelope elsewhere. A 405 says which methods
-/// the route has in `Allow` (RFC 9110). The matched route is kept for the request log.
+/// the route has in `Allow` (RFC 9110). The matched route is kept for the request log, named
+/// as the OpenAPI document names it (`/v1/auth/reset-password/{token}`, not the router's
+/// `:param0`).
 pub struct JsonErrors {
-    allowed_methods: Arc<HashMap<String, String>>,
+    routes: Arc<HashMap<String, Route>>,
+}
+
+/// A route of the document: its template and its methods.
+struct Route {
+    template: PathPattern,
+    allow: String,
 }
 
 impl JsonErrors {
     /// Learns each route's methods from the OpenAPI document the routes were built from.
     pub fn from_spec(spec_json: &str) -> Self {
         let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
-        let allowed_methods = spec["paths"]
+        let routes = spec["paths"]
             .as_object()
             .into_iter()
             .flatten()
@@ -33,11 +41,15 @@ impl JsonErrors {
                 if methods.iter().any(|m| m == "GET") {
                     methods.push("HEAD".into());
                 }
-                (route_key(path), methods.join(", "))
+                let route = Route {
+                    template: PathPattern(path.as_str().into()),
+                    allow: methods.join(", "),
+                };
+                (route_key(path), route)
             })
             .collect();
         Self {
-            allowed_methods: Arc::new(allowed_methods),
+            routes: Arc::new(routes),
         }
     }
 }
@@ -62,14 +74,20 @@ impl<E: Endpoint> Middleware<E> for JsonErrors {
     fn transform(&self, inner: E) -> Self::Output {
         JsonErrorsEndpoint {
             inner,
-            allowed_methods: self.allowed_methods.clone(),
+            routes: self.routes.clone(),
         }
     }
 }
 
 pub struct JsonErrorsEndpoint<E> {
     inner: E,
-    allowed_methods: Arc<HashMap<String, String>>,
+    routes: Arc<HashMap<String, Route>>,
+}
+
+impl<E> JsonErrorsEndpoint<E> {
+    fn route(&self, pattern: Option<&PathPattern>) -> Option<&Route> {
+        self.routes.get(&route_key(&pattern?.0))
+    }
 }
 
 impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
@@ -78,26 +96,30 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
     async fn call(&self, req: Request) -> Result<Response> {
         let auth_route = req.uri().path().starts_with("/v1/auth/");
         let err = match self.inner.call(req).await {
-            Ok(response) => return Ok(response.into_response()),
+            Ok(response) => {
+                let mut response = response.into_response();
+                if let Some(route) = self.route(response.data::<PathPattern>()) {
+                    response.set_data(route.template.clone());
+                }
+                return Ok(response);
+            }
             Err(err) => err,
         };
         let pattern = err.data::<PathPattern>().cloned();
+        let route = self.route(pattern.as_ref());
         let error = ApiError::from_poem(err);
         let mut response = match auth_route && error.status() != StatusCode::PAYLOAD_TOO_LARGE {
             true => error.into_better_auth_response(),
             false => error.into_response(),
         };
-        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-            let allow = pattern
-                .as_ref()
-                .and_then(|pattern| self.allowed_methods.get(&route_key(&pattern.0)))
-                .and_then(|methods| HeaderValue::from_str(methods).ok());
-            if let Some(allow) = allow {
-                response.headers_mut().insert(header::ALLOW, allow);
-            }
+        if let Some(route) = route
+            && response.status() == StatusCode::METHOD_NOT_ALLOWED
+            && let Ok(allow) = HeaderValue::from_str(&route.allow)
+        {
+            response.headers_mut().insert(header::ALLOW, allow);
         }
-        if let Some(pattern) = pattern {
-            response.set_data(pattern);
+        if let Some(template) = route.map(|route| route.template.clone()).or(pattern) {
+            response.set_data(template);
         }
         Ok(response)
     }

@@ -183,7 +183,10 @@ fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_
     ];
     let mut child = start_orbit(dir.path(), port, &vars);
 
-    let client = reqwest::blocking::Client::new();
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let config = client
         .get(format!("{base}/v1/config"))
@@ -203,6 +206,13 @@ fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_
         client.get(format!("{base}/nope")).send().unwrap().status(),
         404
     );
+    let templated = client
+        .get(format!(
+            "{base}/v1/auth/reset-password/some-token?callbackURL=/reset"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(templated.status(), 302);
 
     let mut in_flight = start_slow_request(port);
     std::thread::sleep(Duration::from_millis(100));
@@ -243,6 +253,12 @@ fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_
     assert_eq!(traced["status"], 200);
     assert!(traced["latency_ms"].is_number());
     assert!(requests.iter().any(|line| line["status"] == 404));
+    assert!(
+        requests
+            .iter()
+            .any(|line| line["route"] == "/v1/auth/reset-password/{token}"),
+        "routes are logged as the document names them"
+    );
     assert!(
         requests.iter().all(|line| line["route"] != "/health"),
         "/health is not logged"
