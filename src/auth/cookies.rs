@@ -12,8 +12,11 @@ pub const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 const SESSION_TOKEN: &str = "better-auth.session_token";
 /// Holds the admin's own session while they impersonate someone.
 const ADMIN_SESSION: &str = "better-auth.admin_session";
-/// Cookies better-auth may have set on an older deploy; signing out clears them too.
-const COMPANIONS: [&str; 2] = ["better-auth.session_data", "better-auth.dont_remember"];
+/// Marks a browser session opened with `rememberMe: false`: it is never made persistent.
+const DONT_REMEMBER: &str = "better-auth.dont_remember";
+/// Cookies signing out clears with the session cookie (`session_data` is better-auth's cookie
+/// cache, which an older deploy may have set).
+const COMPANIONS: [&str; 2] = ["better-auth.session_data", DONT_REMEMBER];
 
 /// `__Secure-` in production (the cookie is `Secure` there), as better-auth names it.
 fn prefixed(settings: &Settings, name: &str) -> String {
@@ -56,6 +59,15 @@ fn cookie(settings: &Settings, name: &str, value: &str, max_age: Option<u64>) ->
 pub fn set_session(settings: &Settings, signed_token: &str, persistent: bool) -> String {
     let max_age = persistent.then_some(SESSION_TTL.as_secs());
     cookie(settings, SESSION_TOKEN, signed_token, max_age)
+}
+
+pub fn dont_remember_cookie_name(settings: &Settings) -> String {
+    prefixed(settings, DONT_REMEMBER)
+}
+
+/// Sets the signed `dont_remember` marker, for as long as the browser session.
+pub fn set_dont_remember(settings: &Settings, signed_value: &str) -> String {
+    cookie(settings, DONT_REMEMBER, signed_value, None)
 }
 
 /// Keeps the admin's signed session token aside while they impersonate someone.

@@ -19,6 +19,8 @@ use crate::state::AppState;
 
 /// Sessions are pushed forward at most once a day, so most requests only read.
 const REFRESH_AFTER: chrono::Duration = chrono::Duration::days(1);
+/// How long a session opened with `rememberMe: false` lasts (its cookie ends with the browser).
+pub const DONT_REMEMBER_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// The signed-in caller.
 #[derive(Debug, Clone)]
@@ -66,11 +68,14 @@ pub fn presented_token(state: &AppState, req: &Request) -> Option<String> {
         let bearer = bearer.trim();
         return Some(verify_signed(secret, bearer).unwrap_or(bearer).to_owned());
     }
+    signed_cookie(state, req, cookies::session_cookie_name(&state.settings))
+}
+
+/// The value of the signed cookie `name`, when its signature is right.
+pub fn signed_cookie(state: &AppState, req: &Request, name: String) -> Option<String> {
+    let secret = state.settings.auth_secret.expose_secret().as_bytes();
     let cookie_header = req.headers().get(header::COOKIE)?.to_str().ok()?;
-    let signed = cookies::read(
-        cookie_header,
-        &cookies::session_cookie_name(&state.settings),
-    )?;
+    let signed = cookies::read(cookie_header, &name)?;
     verify_signed(secret, &signed).map(str::to_owned)
 }
 
@@ -133,8 +138,16 @@ async fn slide(
     now: DateTime<Utc>,
 ) -> ApiResult<session::Model> {
     let ttl = chrono::Duration::from_std(SESSION_TTL).expect("a week fits");
-    // An impersonation is short-lived on purpose: it never slides.
-    if session.impersonated_by.is_some() || session.expires_at - now > ttl - REFRESH_AFTER {
+    // An impersonation and a not-remembered browser session are short-lived on purpose: they
+    // never slide.
+    let short_lived = session.impersonated_by.is_some()
+        || signed_cookie(
+            state,
+            req,
+            cookies::dont_remember_cookie_name(&state.settings),
+        )
+        .is_some();
+    if short_lived || session.expires_at - now > ttl - REFRESH_AFTER {
         return Ok(session);
     }
     let mut active: session::ActiveModel = session.into();
@@ -143,6 +156,24 @@ async fn slide(
     let session = active.update(&state.db).await.map_err(ApiError::internal)?;
     set_session_cookie(state, req, token);
     Ok(session)
+}
+
+/// Queues the cookies of a session opened at sign-in: persistent, or, without `remember`,
+/// ending with the browser and marked so that it stays that way.
+pub fn set_sign_in_cookies(state: &AppState, req: &Request, token: &str, remember: bool) {
+    if remember {
+        return set_session_cookie(state, req, token);
+    }
+    let settings = &state.settings;
+    let secret = settings.auth_secret.expose_secret().as_bytes();
+    queue_cookie(
+        req,
+        cookies::set_session(settings, &sign(secret, token), false),
+    );
+    queue_cookie(
+        req,
+        cookies::set_dont_remember(settings, &sign(secret, "true")),
+    );
 }
 
 /// Queues the signed session cookie for `token` on the response.

@@ -3,7 +3,7 @@
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, WEB_ORIGIN, json_of};
+use crate::helpers::{TestApp, WEB_ORIGIN, json_of, set_cookie_header, set_cookies};
 use orbit::auth::entities::{account, user};
 
 const PASSWORD: &str = "correct horse battery";
@@ -347,4 +347,36 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
     assert!(limited.headers().contains_key("retry-after"));
     let other = sign_in_with(&app, "max@example.com", "wrong password").await;
     assert_eq!(other.status(), 401);
+}
+
+#[tokio::test]
+async fn a_session_not_remembered_ends_with_the_browser_and_within_a_day() {
+    let app = TestApp::spawn().await;
+    app.sign_up("ned@example.com", PASSWORD).await;
+    let body = json!({"email": "ned@example.com", "password": PASSWORD, "rememberMe": false});
+    let response = app.post_as("/v1/auth/sign-in/email", None, body).await;
+    assert_eq!(response.status(), 200);
+    let session_cookie = set_cookie_header(&response, "better-auth.session_token");
+    assert!(!session_cookie.contains("Max-Age"), "{session_cookie}");
+    let marker = set_cookie_header(&response, "better-auth.dont_remember");
+    assert!(!marker.contains("Max-Age"), "{marker}");
+    let jar: Vec<String> = set_cookies(&response)
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    let jar = jar.join("; ");
+
+    let session = app.get_as("/v1/auth/get-session", &jar).await;
+    assert!(session.headers().get("set-cookie").is_none(), "never made persistent");
+    let session = json_of(session).await;
+    let expires = session["session"]["expiresAt"].as_str().unwrap();
+    let left = chrono::DateTime::parse_from_rfc3339(expires)
+        .unwrap()
+        .signed_duration_since(chrono::Utc::now());
+    assert!((23..=24).contains(&left.num_hours()), "{left}");
+
+    let remembered = json!({"email": "ned@example.com", "password": PASSWORD});
+    let response = app.post_as("/v1/auth/sign-in/email", None, remembered).await;
+    let persistent = set_cookie_header(&response, "better-auth.session_token");
+    assert!(persistent.contains("Max-Age=604800"), "{persistent}");
 }

@@ -6,6 +6,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 
 use crate::auth::address::EmailAddress;
+use crate::auth::cookies::SESSION_TTL;
 use crate::auth::dto::{AuthUser, Status};
 use crate::auth::email_verification::{self, Grant};
 use crate::auth::links::with_query;
@@ -34,6 +35,9 @@ struct SignUpRequest {
     /// Where the verification link lands: relative, or on a trusted origin.
     #[oai(nullable, rename = "callbackURL")]
     callback_url: Option<Text<2048>>,
+    /// `false`: the session ends with the browser (and within a day). Default `true`.
+    #[oai(nullable)]
+    remember_me: Option<bool>,
 }
 
 #[derive(Debug, Object)]
@@ -51,6 +55,9 @@ struct SignInRequest {
     /// Echoed back as `url` for the client to navigate to.
     #[oai(nullable, rename = "callbackURL")]
     callback_url: Option<Text<2048>>,
+    /// `false`: the session ends with the browser (and within a day). Default `true`.
+    #[oai(nullable, rename = "rememberMe")]
+    remember_me: Option<bool>,
 }
 
 #[derive(Debug, Object)]
@@ -86,6 +93,13 @@ enum VerifyEmailResponse {
     /// when the link did not work.
     #[oai(status = 302)]
     Found(#[oai(header = "Location")] String),
+}
+
+fn ttl(remember: bool) -> std::time::Duration {
+    match remember {
+        true => SESSION_TTL,
+        false => session::DONT_REMEMBER_TTL,
+    }
 }
 
 fn disabled(code: &'static str, message: &'static str) -> ApiError {
@@ -137,8 +151,9 @@ impl EmailPasswordApi {
         };
         let user = users::create(&txn, new, taken).await?;
         credentials::set_hash(&txn, &user.id, hash).await?;
+        let remember = body.remember_me != Some(false);
         let origin = session_origin(&state.settings, req);
-        let (_, token) = session::create(&txn, &user.id, origin).await?;
+        let (_, token) = session::create_for(&txn, &user.id, origin, ttl(remember)).await?;
         txn.commit().await.map_err(ApiError::internal)?;
 
         // The account exists either way; a mail that fails can be asked for again.
@@ -147,7 +162,7 @@ impl EmailPasswordApi {
         if let Err(err) = sent.await {
             tracing::warn!(code = err.code(), "sign-up verification email not sent");
         }
-        session::set_session_cookie(&state, req, &token);
+        session::set_sign_in_cookies(&state, req, &token, remember);
         Ok(Json(SignedUp {
             token: Some(token),
             user: AuthUser::from(&user),
@@ -196,9 +211,10 @@ impl EmailPasswordApi {
         if users::is_banned(&user, chrono::Utc::now()) {
             return Err(users::banned().into());
         }
+        let remember = body.remember_me != Some(false);
         let origin = session_origin(&state.settings, req);
-        let (_, token) = session::create(&state.db, &user.id, origin).await?;
-        session::set_session_cookie(&state, req, &token);
+        let (_, token) = session::create_for(&state.db, &user.id, origin, ttl(remember)).await?;
+        session::set_sign_in_cookies(&state, req, &token, remember);
         Ok(Json(SignedIn {
             redirect: body.callback_url.is_some(),
             token,

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use poem::Request;
-use poem::http::{StatusCode, header};
+use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::{OpenApi, payload::Json};
 use sea_orm::ColumnTrait;
@@ -12,7 +12,7 @@ use crate::auth::dto::{AuthSession, AuthUser, SessionWithUser};
 use crate::auth::entities::session as sessions;
 use crate::auth::request_meta::session_origin;
 use crate::auth::session::{self, Authenticated};
-use crate::auth::tokens::{sign, verify_signed};
+use crate::auth::tokens::sign;
 use crate::auth::{cookies, permissions};
 use crate::error::{ApiError, AuthResult};
 use crate::openapi::ApiTags;
@@ -142,10 +142,7 @@ impl ImpersonationApi {
 
 /// The admin's session token kept aside in the signed `admin_session` cookie.
 fn admin_token(state: &AppState, req: &Request) -> Option<String> {
-    let cookie_header = req.headers().get(header::COOKIE)?.to_str().ok()?;
-    let signed = cookies::read(cookie_header, &cookies::admin_cookie_name(&state.settings))?;
-    let secret = state.settings.auth_secret.expose_secret().as_bytes();
-    let value = verify_signed(secret, &signed)?;
+    let value = session::signed_cookie(state, req, cookies::admin_cookie_name(&state.settings))?;
     let (token, _dont_remember) = value.split_once(':')?;
     Some(token.to_owned())
 }
