@@ -367,7 +367,10 @@ async fn a_session_not_remembered_ends_with_the_browser_and_within_a_day() {
     let jar = jar.join("; ");
 
     let session = app.get_as("/v1/auth/get-session", &jar).await;
-    assert!(session.headers().get("set-cookie").is_none(), "never made persistent");
+    assert!(
+        session.headers().get("set-cookie").is_none(),
+        "never made persistent"
+    );
     let session = json_of(session).await;
     let expires = session["session"]["expiresAt"].as_str().unwrap();
     let left = chrono::DateTime::parse_from_rfc3339(expires)
@@ -376,7 +379,9 @@ async fn a_session_not_remembered_ends_with_the_browser_and_within_a_day() {
     assert!((23..=24).contains(&left.num_hours()), "{left}");
 
     let remembered = json!({"email": "ned@example.com", "password": PASSWORD});
-    let response = app.post_as("/v1/auth/sign-in/email", None, remembered).await;
+    let response = app
+        .post_as("/v1/auth/sign-in/email", None, remembered)
+        .await;
     let persistent = set_cookie_header(&response, "better-auth.session_token");
     assert!(persistent.contains("Max-Age=604800"), "{persistent}");
 }
