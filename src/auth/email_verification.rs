@@ -35,7 +35,12 @@ pub async fn send_verification(
         new_email: None,
     };
     let link = link(state, &grant, callback).await?;
-    send(state, emails::verify_email(&user.email, &link)).await
+    emails::deliver(
+        state,
+        emails::verify_email(&user.email, &link),
+        "verification",
+    )
+    .await
 }
 
 /// Mails `new_email` a link that moves `user` to it.
@@ -51,7 +56,12 @@ pub async fn send_change(
         new_email: Some(new_email.to_owned()),
     };
     let link = link(state, &grant, callback).await?;
-    send(state, emails::change_email(new_email, &link)).await
+    emails::deliver(
+        state,
+        emails::change_email(new_email, &link),
+        "email change",
+    )
+    .await
 }
 
 async fn link(state: &AppState, grant: &Grant, callback: Option<&str>) -> ApiResult<String> {
@@ -62,11 +72,4 @@ async fn link(state: &AppState, grant: &Grant, callback: Option<&str>) -> ApiRes
         "/v1/auth/verify-email",
         &[("token", &token), ("callbackURL", callback)],
     ))
-}
-
-async fn send(state: &AppState, mail: orbit_email::Email) -> ApiResult<()> {
-    state.capabilities.mailer.send(mail).await.map_err(|err| {
-        tracing::error!(error = %err, "verification email not sent");
-        emails::send_failed()
-    })
 }

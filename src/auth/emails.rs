@@ -4,14 +4,19 @@ use orbit_email::Email;
 use poem::http::StatusCode;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
-/// 503 `EMAIL_SEND_FAILED`: the mail capability refused; the client may retry.
-pub fn send_failed() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "EMAIL_SEND_FAILED",
-        "The email could not be sent; try again shortly",
-    )
+/// Sends `mail` through the email capability; a refusal is logged (naming `what`) and
+/// answered 503 `EMAIL_SEND_FAILED`, which the client may retry.
+pub async fn deliver(state: &AppState, mail: Email, what: &str) -> Result<(), ApiError> {
+    state.capabilities.mailer.send(mail).await.map_err(|err| {
+        tracing::error!(error = %err, mail = what, "email not sent");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "EMAIL_SEND_FAILED",
+            "The email could not be sent; try again shortly",
+        )
+    })
 }
 
 /// Escapes text for an HTML attribute or element.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use poem::http::header;
 use poem::{FromRequest, Request, RequestBody};
 use sea_orm::sea_query::IntoCondition;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use secrecy::ExposeSecret;
 
 use super::cookies::{self, SESSION_TTL};
@@ -101,20 +101,6 @@ async fn resolve(state: &AppState, req: &Request) -> ApiResult<Option<CurrentSes
     }))
 }
 
-/// The session a token opens, with its user (expired or banned included).
-pub async fn find_by_token(
-    db: &impl ConnectionTrait,
-    token: &str,
-) -> ApiResult<Option<(session::Model, user::Model)>> {
-    let found = session::Entity::find()
-        .filter(session::Column::TokenHash.eq(hash_token(token)))
-        .find_also_related(user::Entity)
-        .one(db)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(found.and_then(|(session, user)| Some((session, user?))))
-}
-
 /// Ends every session matching `condition`.
 pub async fn revoke_where(
     db: &impl ConnectionTrait,
@@ -138,16 +124,13 @@ async fn slide(
     now: DateTime<Utc>,
 ) -> ApiResult<session::Model> {
     let ttl = chrono::Duration::from_std(SESSION_TTL).expect("a week fits");
+    if session.expires_at - now > ttl - REFRESH_AFTER {
+        return Ok(session);
+    }
     // An impersonation and a not-remembered browser session are short-lived on purpose: they
     // never slide.
-    let short_lived = session.impersonated_by.is_some()
-        || signed_cookie(
-            state,
-            req,
-            cookies::dont_remember_cookie_name(&state.settings),
-        )
-        .is_some();
-    if short_lived || session.expires_at - now > ttl - REFRESH_AFTER {
+    let dont_remember = cookies::dont_remember_cookie_name(&state.settings);
+    if session.impersonated_by.is_some() || signed_cookie(state, req, dont_remember).is_some() {
         return Ok(session);
     }
     let mut active: session::ActiveModel = session.into();

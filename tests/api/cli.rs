@@ -9,8 +9,8 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TEST_SECRET, TestDatabase, free_port, orbit_command, postgres_admin_url, skip, start_orbit,
-    terminate,
+    PRODUCTION_REQUIRED, TEST_SECRET, TestDatabase, free_port, orbit_command, postgres_admin_url,
+    skip, start_orbit, terminate,
 };
 
 fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -42,13 +42,7 @@ fn production_without_its_variables_exits_with_one_message_naming_them_all() {
     let output = run(&[], &[("APP_ENV", "production")]);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
-    for name in [
-        "DATABASE_URL",
-        "AUTH_SECRET",
-        "API_ORIGIN",
-        "WEB_ORIGIN",
-        "WWW_ORIGIN",
-    ] {
+    for name in PRODUCTION_REQUIRED {
         assert!(stderr.contains(name), "{name} not named in: {stderr}");
     }
     assert_eq!(

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use orbit::config::{AppEnv, ConfigError, LogFormat, Settings};
 use secrecy::ExposeSecret;
 
+use crate::helpers::PRODUCTION_REQUIRED;
+
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
 fn problems(vars: &[(&str, &str)]) -> Vec<String> {
@@ -46,13 +48,7 @@ fn development_runs_with_no_environment_at_all() {
 #[test]
 fn production_names_every_missing_variable_at_once() {
     let problems = problems(&[("APP_ENV", "production")]).join("\n");
-    for name in [
-        "DATABASE_URL",
-        "AUTH_SECRET",
-        "API_ORIGIN",
-        "WEB_ORIGIN",
-        "WWW_ORIGIN",
-    ] {
+    for name in PRODUCTION_REQUIRED {
         assert!(problems.contains(name), "{name} missing from:\n{problems}");
     }
 }

@@ -13,6 +13,14 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::oneshot;
 
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+/// What production refuses to boot without.
+pub const PRODUCTION_REQUIRED: [&str; 5] = [
+    "DATABASE_URL",
+    "AUTH_SECRET",
+    "API_ORIGIN",
+    "WEB_ORIGIN",
+    "WWW_ORIGIN",
+];
 /// The web app's origin in the test settings: trusted, so cookie POSTs from it pass.
 pub const WEB_ORIGIN: &str = "http://localhost:4001";
 

@@ -166,16 +166,13 @@ impl AccountApi {
             return Err(bad_request("EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated").into());
         }
         let mut active: user::ActiveModel = caller.0.user.into();
-        let mut changed = false;
         if let Some(name) = &body.name {
             active.name = Set(name.trim().to_owned());
-            changed = true;
         }
         if !body.image.is_undefined() {
             active.image = Set(body.image.clone().take().map(Text::into_string));
-            changed = true;
         }
-        if !changed {
+        if !active.is_changed() {
             return Err(bad_request("NO_FIELDS_TO_UPDATE", "No fields to update").into());
         }
         active.updated_at = Set(Utc::now());
@@ -258,10 +255,7 @@ impl AccountApi {
             &[("token", &token), ("callbackURL", callback)],
         );
         let mail = emails::delete_account(&current.user.email, &link);
-        state.capabilities.mailer.send(mail).await.map_err(|err| {
-            tracing::error!(error = %err, "account deletion email not sent");
-            emails::send_failed()
-        })?;
+        emails::deliver(&state, mail, "account deletion").await?;
         Ok(Json(SuccessMessage {
             success: true,
             message: "Verification email sent".to_owned(),

@@ -81,10 +81,7 @@ impl MagicLinkApi {
 
         let link = verify_link(&state, &token, &body);
         let mail = emails::magic_link(email.as_str(), &link, ttl.as_secs() / 60);
-        state.capabilities.mailer.send(mail).await.map_err(|err| {
-            tracing::error!(error = %err, "magic link not sent");
-            emails::send_failed()
-        })?;
+        emails::deliver(&state, mail, "magic link").await?;
         if let Some(dev_links) = &state.dev_links {
             dev_links.record(email.as_str(), link);
         }

@@ -12,7 +12,7 @@ use crate::auth::dto::{AuthSession, AuthUser, SessionWithUser};
 use crate::auth::entities::session as sessions;
 use crate::auth::request_meta::session_origin;
 use crate::auth::session::{self, Authenticated};
-use crate::auth::tokens::sign;
+use crate::auth::tokens::{hash_token, sign};
 use crate::auth::{cookies, permissions};
 use crate::error::{ApiError, AuthResult};
 use crate::openapi::ApiTags;
@@ -124,7 +124,9 @@ impl ImpersonationApi {
         };
         let not_found = || bad_request("ADMIN_SESSION_NOT_FOUND", "Failed to find admin session");
         let admin_token = admin_token(&state, req).ok_or_else(not_found)?;
-        let (admin_session, admin) = session::find_by_token(&state.db, &admin_token)
+        let (admin_session, admin) = state
+            .session_lookups
+            .find(hash_token(&admin_token))
             .await?
             .filter(|(found, _)| found.user_id == admin_id && found.expires_at > chrono::Utc::now())
             .ok_or_else(not_found)?;

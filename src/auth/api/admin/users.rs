@@ -402,18 +402,14 @@ impl AdminUsersApi {
         }
         let user = target(&state.db, &body.user_id).await?;
         let mut active: user::ActiveModel = user.into();
-        let mut changed = false;
         if let Some(name) = &changes.name {
             active.name = Set(name.trim().to_owned());
-            changed = true;
         }
         if !changes.image.is_undefined() {
             active.image = Set(changes.image.clone().take().map(Text::into_string));
-            changed = true;
         }
         if let Some(verified) = changes.email_verified {
             active.email_verified = Set(verified);
-            changed = true;
         }
         if let Some(role) = &changes.role {
             require(
@@ -423,7 +419,6 @@ impl AdminUsersApi {
                 "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE",
             )?;
             active.role = Set(parse_role(role)?);
-            changed = true;
         }
         if let Some(email) = &changes.email {
             require(
@@ -437,9 +432,8 @@ impl AdminUsersApi {
                 return Err(users::already_exists(StatusCode::BAD_REQUEST).into());
             }
             active.email = Set(email.as_str().to_owned());
-            changed = true;
         }
-        if !changed {
+        if !active.is_changed() {
             return Err(bad_request("NO_DATA_TO_UPDATE", "No data to update").into());
         }
         active.updated_at = Set(Utc::now());
