@@ -75,6 +75,8 @@ pub struct AuthSettings {
     /// The header a trusted proxy puts the client's IP in (`CLIENT_IP_HEADER`, e.g.
     /// `fly-client-ip`, `x-forwarded-for`); without it, the socket's peer address is used.
     pub client_ip_header: Option<String>,
+    /// How long a workspace invitation can be accepted (`INVITE_TTL_DAYS`, 7).
+    pub invite_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -372,11 +374,18 @@ impl Vars {
 
     fn auth(&mut self) -> AuthSettings {
         let ttl_minutes = self.parse("MAGIC_LINK_TTL_MIN", 15u64, "a number of minutes");
+        let invite_days = self.parse("INVITE_TTL_DAYS", 7u64, "a number of days");
+        if !(1..=365).contains(&invite_days) {
+            self.problems.push(format!(
+                "INVITE_TTL_DAYS must be 1 to 365 (got {invite_days})"
+            ));
+        }
         AuthSettings {
             magic_link_ttl: Duration::from_secs(ttl_minutes * 60),
             cookie_domain: self.get("AUTH_COOKIE_DOMAIN").map(str::to_owned),
             email_password: self.parse("AUTH_EMAIL_PASSWORD", true, "true or false"),
             client_ip_header: self.get("CLIENT_IP_HEADER").map(str::to_ascii_lowercase),
+            invite_ttl: Duration::from_secs(invite_days * 24 * 60 * 60),
         }
     }
 

@@ -63,6 +63,21 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "unauthorized")
     }
 
+    /// 422 `code`: well-formed, but against a domain rule (`workspace_slug.invalid`…).
+    pub fn invalid(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// 403 with the reason as code: `forbidden` (not a member), `permission.denied`…
+    pub fn forbidden(code: &'static str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, "forbidden")
+    }
+
+    /// 409 `code`: the change conflicts with the current state.
+    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
     /// 404 `<what>.not_found`.
     pub fn not_found(what: &str) -> Self {
         Self::new(
@@ -146,7 +161,12 @@ impl ApiError {
     }
 
     /// The shape better-auth answers with on `/v1/auth/*`: `{"message","code":"UPPER_SNAKE"}`.
+    /// A domain rule raised inside an auth route (`account.delete.sole_owner`) keeps the
+    /// envelope, as the Node API's error mapper renders it.
     pub fn into_better_auth_response(self) -> Response {
+        if self.code.contains('.') {
+            return IntoResponse::into_response(self);
+        }
         let code = match self.code.as_ref() {
             "validation" => "VALIDATION_ERROR".to_owned(),
             code => code.to_ascii_uppercase().replace('.', "_"),
@@ -165,6 +185,18 @@ impl ApiError {
                 .insert(poem::http::header::RETRY_AFTER, seconds.into());
         }
         response
+    }
+}
+
+/// A failed write as the API reports it: a unique-constraint violation (which a concurrent
+/// request can cause after any pre-check) is `on_duplicate`, anything else is internal.
+pub fn unique_or_internal(
+    err: sea_orm::DbErr,
+    on_duplicate: impl FnOnce() -> ApiError,
+) -> ApiError {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => on_duplicate(),
+        _ => ApiError::internal(err),
     }
 }
 

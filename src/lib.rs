@@ -16,3 +16,4 @@ pub mod state;
 pub mod system;
 pub mod telemetry;
 pub mod time;
+pub mod workspaces;

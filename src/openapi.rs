@@ -12,6 +12,9 @@ use crate::auth::api::{magic_link::MagicLinkApi, sessions::SessionsApi};
 use crate::dev::api::DevApi;
 use crate::me::api::MeApi;
 use crate::system::api::SystemApi;
+use crate::workspaces::api::{
+    invites::InvitesApi, members::MembersApi, roles::RolesApi, workspaces::WorkspacesApi,
+};
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -24,12 +27,26 @@ pub enum ApiTags {
     Admin,
     /// The signed-in user
     Me,
+    /// Workspaces (tenants): every route checks that you are a member
+    #[oai(rename = "workspaces")]
+    Workspaces,
+    /// A workspace's members and their roles
+    #[oai(rename = "members")]
+    Members,
+    /// Invitations to a workspace
+    #[oai(rename = "invites")]
+    Invites,
+    /// A workspace's roles and their permissions
+    #[oai(rename = "roles")]
+    Roles,
     /// Development helpers (404 in production)
     Dev,
 }
 
-pub type Apis = (
-    SystemApi,
+/// Every API, in two groups (std's `Default` stops at 12-tuples).
+pub type Apis = (AuthApis, AppApis);
+
+type AuthApis = (
     MagicLinkApi,
     EmailPasswordApi,
     PasswordApi,
@@ -38,7 +55,15 @@ pub type Apis = (
     AdminUsersApi,
     AdminSessionsApi,
     ImpersonationApi,
+);
+
+type AppApis = (
+    SystemApi,
     MeApi,
+    WorkspacesApi,
+    MembersApi,
+    InvitesApi,
+    RolesApi,
     DevApi,
 );
 

@@ -7,6 +7,7 @@ use crate::auth::session_lookups::SessionLookups;
 use crate::capabilities::Capabilities;
 use crate::config::Settings;
 use crate::rate_limit::{InMemoryRateLimiter, RateLimiter};
+use crate::workspaces::events::DomainEvents;
 
 /// What every handler can reach: settings, the pool and one implementation per capability.
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct AppState {
     /// The last magic link mailed to each address, for `/v1/dev/last-magic-link`; never kept
     /// in production.
     pub dev_links: Option<Arc<LastMagicLinks>>,
+    /// Where committed workspace changes are announced (the realtime hub listens).
+    pub events: DomainEvents,
 }
 
 impl AppState {
@@ -36,6 +39,7 @@ impl AppState {
             rate_limiter: Arc::new(InMemoryRateLimiter::default()),
             session_lookups,
             dev_links,
+            events: DomainEvents::default(),
         }
     }
 }

@@ -27,7 +27,8 @@ fn html_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn with_button(to: &str, subject: &str, intro: &str, action: &str, link: &str) -> Email {
+/// A mail with one call to action: `intro`, then a button (and the bare link) to `link`.
+pub fn with_button(to: &str, subject: &str, intro: &str, action: &str, link: &str) -> Email {
     let text =
         format!("{intro}\n\n{action}: {link}\n\nIf you did not ask for this, ignore this email.\n");
     let html = format!(

@@ -1,5 +1,6 @@
-//! better-auth's CSRF rule: a cookie-authenticated POST to `/v1/auth/*` must come from a
-//! trusted origin, and every callback URL must stay on one.
+//! better-auth's CSRF rule, applied to every `/v1/` route: a cookie-authenticated request
+//! that changes something (any method but GET, HEAD, OPTIONS) must come from a trusted
+//! origin, and every callback URL must stay on one.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -44,8 +45,9 @@ impl<E: Endpoint> Endpoint for TrustedOriginEndpoint<E> {
     async fn call(&self, req: Request) -> Result<Self::Output> {
         let headers = req.headers();
         // Bearer clients are not browsers: no ambient cookie, nothing to forge.
-        let cookie_authenticated = req.method() == Method::POST
-            && req.uri().path().starts_with("/v1/auth/")
+        let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let cookie_authenticated = mutating
+            && req.uri().path().starts_with("/v1/")
             && headers.contains_key(header::COOKIE)
             && !headers.contains_key(header::AUTHORIZATION);
         if cookie_authenticated {

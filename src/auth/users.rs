@@ -1,13 +1,12 @@
 use chrono::{DateTime, Utc};
 use poem::http::StatusCode;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::address::EmailAddress;
 use super::entities::{account, session, user};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::ids::new_id;
+use crate::workspaces::service;
 
 pub const DEFAULT_ROLE: &str = "user";
 
@@ -87,10 +86,7 @@ pub async fn save(
 }
 
 fn taken_or_internal(err: sea_orm::DbErr, taken_status: StatusCode) -> ApiError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => already_exists(taken_status),
-        _ => ApiError::internal(err),
-    }
+    unique_or_internal(err, || already_exists(taken_status))
 }
 
 /// Whether the user is banned now; a ban past its expiry no longer counts.
@@ -153,15 +149,22 @@ pub async fn mark_verified(db: &impl ConnectionTrait, user: user::Model) -> ApiR
     active.update(db).await.map_err(ApiError::internal)
 }
 
-/// Refuses to delete an account whose deletion would strand data others depend on (409).
-/// This is where the workspaces module adds its sole-owner rule
-/// (`account.delete.sole_owner`); until workspaces exist, every account may go.
-pub async fn check_deletable(_db: &impl ConnectionTrait, _user_id: &str) -> ApiResult<()> {
-    Ok(())
+/// Refuses to delete an account whose deletion would leave a workspace without an owner:
+/// 409 `account.delete.sole_owner` (`GET /v1/me/owned-workspaces-blocking-delete` lists them).
+pub async fn check_deletable(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<()> {
+    match service::solely_owned(db, user_id).await?.is_empty() {
+        true => Ok(()),
+        false => Err(ApiError::conflict(
+            "account.delete.sole_owner",
+            "You own one or more workspaces. Transfer or delete them before deleting your account.",
+        )),
+    }
 }
 
-/// Deletes the user; their sessions and accounts go with them (foreign-key cascade).
+/// Deletes the user; their sessions, accounts and memberships go with them (foreign-key
+/// cascade), and the workspaces they created name another owner as creator.
 pub async fn delete(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<()> {
+    service::hand_over(db, user_id).await?;
     user::Entity::delete_by_id(user_id)
         .exec(db)
         .await

@@ -5,5 +5,6 @@ pub mod body_limit;
 pub mod cors;
 pub mod errors;
 pub mod nullable;
+pub mod prefixed_id;
 pub mod request_context;
 pub mod string_field;

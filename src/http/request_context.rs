@@ -29,7 +29,8 @@ impl RequestContext {
     }
 }
 
-/// Creates the [`RequestContext`], applies the cookies handlers queued, and writes one log
+/// Creates the [`RequestContext`], applies the cookies handlers queued, labels JSON as
+/// `application/json` (no charset, as the Node API does), and writes one log
 /// line per request: method, route template, status, latency, request id, and the
 /// user and workspace when a handler recorded them. `/health` is not logged: probes hit it
 /// every few seconds. The request id is taken from `x-request-id` when the caller sent a sane
@@ -53,6 +54,15 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
 
     let mut response = next.call(req).await?.into_response();
 
+    // JSON is UTF-8 by definition; the Node API sends the bare media type.
+    if response.headers().get(header::CONTENT_TYPE)
+        == Some(&HeaderValue::from_static("application/json; charset=utf-8"))
+    {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

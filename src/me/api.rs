@@ -10,6 +10,8 @@ use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::time::iso;
+use crate::workspaces::dto::SystemKey;
+use crate::workspaces::service;
 
 #[derive(Default)]
 pub struct MeApi;
@@ -67,7 +69,19 @@ pub struct MyWorkspace {
     pub slug: String,
     pub name: String,
     pub role_name: String,
-    pub role_system_key: Option<String>,
+    pub role_system_key: Option<SystemKey>,
+}
+
+#[derive(Debug, Object)]
+struct WorkspaceRef {
+    id: String,
+    name: String,
+    slug: String,
+}
+
+#[derive(Debug, Object)]
+struct BlockingWorkspaces {
+    workspaces: Vec<WorkspaceRef>,
 }
 
 #[derive(Debug, Object)]
@@ -155,12 +169,48 @@ impl UserDto {
 impl MeApi {
     /// The signed-in user and their workspaces
     #[oai(path = "/v1/me", method = "get", operation_id = "getMe")]
-    async fn me(&self, caller: Authenticated) -> ApiResult<Json<Me>> {
+    async fn me(&self, state: Data<&AppState>, caller: Authenticated) -> ApiResult<Json<Me>> {
         let current = caller.0;
+        let workspaces = service::memberships(&state.db, &current.user.id)
+            .await?
+            .into_iter()
+            .map(|membership| MyWorkspace {
+                id: membership.workspace.id,
+                member_id: membership.member.id,
+                slug: membership.workspace.slug,
+                name: membership.workspace.name,
+                role_name: membership.role.name,
+                role_system_key: SystemKey::from_stored(membership.role.system_key.as_deref()),
+            })
+            .collect();
         Ok(Json(Me {
             user: UserDto::new(&current.user, current.session.impersonated_by),
-            workspaces: Vec::new(),
+            workspaces,
         }))
+    }
+
+    /// The workspaces you are the only owner of: your account cannot be deleted until each
+    /// has another owner or is deleted
+    #[oai(
+        path = "/v1/me/owned-workspaces-blocking-delete",
+        method = "get",
+        operation_id = "getOwnedWorkspacesBlockingDelete"
+    )]
+    async fn owned_workspaces_blocking_delete(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+    ) -> ApiResult<Json<BlockingWorkspaces>> {
+        let workspaces = service::solely_owned(&state.db, &caller.0.user.id)
+            .await?
+            .into_iter()
+            .map(|workspace| WorkspaceRef {
+                id: workspace.id,
+                name: workspace.name,
+                slug: workspace.slug,
+            })
+            .collect();
+        Ok(Json(BlockingWorkspaces { workspaces }))
     }
 
     /// Change theme preferences

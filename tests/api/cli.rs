@@ -9,8 +9,8 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PRODUCTION_REQUIRED, TEST_SECRET, TestDatabase, free_port, orbit_command, postgres_admin_url,
-    skip, start_orbit, terminate,
+    PRODUCTION_REQUIRED, TEST_SECRET, TestDatabase, free_port, install_crypto, orbit_command,
+    postgres_admin_url, skip, start_orbit, terminate,
 };
 
 fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -101,7 +101,7 @@ async fn migrate_up_status_down_on_sqlite() {
         "{listing}"
     );
 
-    let down = run(&["migrate", "down", "--num", "2"], &vars);
+    let down = run(&["migrate", "down", "--num", "3"], &vars);
     assert!(down.status.success(), "{}", text(&down.stderr));
     assert!(!users_exist().await);
 }
@@ -177,6 +177,7 @@ fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_
     ];
     let mut child = start_orbit(dir.path(), port, &vars);
 
+    install_crypto();
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -381,7 +382,19 @@ async fn production_logs_carry_no_password_token_or_mailed_link() {
         let response = post(path, body, Some(&cookie)).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
-    // The reset mail goes out after its response.
+    let workspace = json!({"name": "Quinn Co", "slug": "quinn-co", "invites": ["rae@example.com"]});
+    let opened = post("/v1/workspaces", workspace, Some(&cookie))
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 201);
+    let viewed = client
+        .get(format!("{base}/v1/workspaces/quinn-co"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(viewed.status(), 200);
+    // The reset and invitation mails go out after their responses.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     terminate(&child);
@@ -400,6 +413,17 @@ async fn production_logs_carry_no_password_token_or_mailed_link() {
         .read_to_string(&mut logs)
         .unwrap();
     assert!(logs.contains("quinn@example.com"), "the mails were logged");
+    assert!(
+        logs.contains("rae@example.com"),
+        "the invitation was mailed"
+    );
+    let workspace_line = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["route"] == "/v1/workspaces/{slug}")
+        .expect("the workspace request was logged");
+    assert_eq!(workspace_line["workspace"], "quinn-co");
+    assert_eq!(workspace_line["user_id"], signed_in["user"]["id"]);
     for secret in [
         password,
         signed_up["token"].as_str().unwrap(),

@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use orbit::capabilities::{Capabilities, http_client};
 use orbit::config::Settings;
 use orbit::state::AppState;
+use orbit::workspaces::events::DomainEvents;
 use orbit::{db, server};
 use orbit_email::{Email, MailError, Mailer};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -81,7 +83,8 @@ pub fn postgres_admin_url() -> Option<String> {
     reachable.then_some(url)
 }
 
-fn install_crypto() {
+/// rustls needs its crypto provider chosen before the first TLS-capable client is built.
+pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -173,6 +176,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub mailer: Arc<RecordingMailer>,
     pub db: DatabaseConnection,
+    /// The domain events the server published.
+    pub events: DomainEvents,
+    /// Every SQL statement run on the server's pool (and `db`), in order.
+    pub statements: Arc<Mutex<Vec<String>>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _database: Option<TestDatabase>,
@@ -197,12 +204,18 @@ impl TestApp {
         let mailer = Arc::new(RecordingMailer::default());
         let mut capabilities = Capabilities::from_settings(&settings, http_client()).unwrap();
         capabilities.mailer = mailer.clone();
-        let db = db::connect(&settings.database).await.unwrap();
+        let mut db = db::connect(&settings.database).await.unwrap();
         if migrate {
             db::migrate_up(&db).await.unwrap();
         }
+        let statements = Arc::new(Mutex::new(Vec::new()));
+        let recorded = statements.clone();
+        db.set_metric_callback(move |info| {
+            recorded.lock().unwrap().push(info.statement.sql.clone());
+        });
         let (acceptor, addr) = server::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
         let state = AppState::new(settings, db.clone(), capabilities);
+        let events = state.events.clone();
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(server::serve(acceptor, state, async {
             let _ = stop.await;
@@ -215,6 +228,8 @@ impl TestApp {
                 .unwrap(),
             mailer,
             db,
+            events,
+            statements,
             shutdown: Some(shutdown),
             server: Some(server),
             _database: None,
@@ -293,6 +308,39 @@ impl TestApp {
             request = request.header(reqwest::header::COOKIE, cookie);
         }
         request.send().await.unwrap()
+    }
+
+    /// Sends `method path` with a JSON `body` (if any) from the web app's origin, as the
+    /// browser holding `cookie`.
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header(reqwest::header::ORIGIN, WEB_ORIGIN);
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// How many SQL statements `request` made the server run.
+    pub async fn count_statements<F: Future<Output = reqwest::Response>>(
+        &self,
+        request: F,
+    ) -> (reqwest::Response, Vec<String>) {
+        let before = self.statements.lock().unwrap().len();
+        let response = request.await;
+        let after = self.statements.lock().unwrap();
+        (response, after[before..].to_vec())
     }
 
     /// Waits (a few seconds at most) for a mail to `email`, for mails sent after the response.
@@ -458,4 +506,127 @@ pub fn terminate(child: &Child) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// A workspace opened by `owner`, with the ids of its system roles.
+pub struct Workspace {
+    pub id: String,
+    pub slug: String,
+    pub owner: SignedIn,
+    pub owner_member_id: String,
+    pub owner_role_id: String,
+    pub admin_role_id: String,
+    pub member_role_id: String,
+}
+
+/// Someone who joined a workspace through an invitation.
+pub struct Joined {
+    pub session: SignedIn,
+    pub member_id: String,
+}
+
+impl TestApp {
+    /// Signs `owner_email` in and opens the workspace `slug`.
+    pub async fn open_workspace(&self, owner_email: &str, slug: &str) -> Workspace {
+        let owner = self.sign_in(owner_email).await;
+        let body = serde_json::json!({"name": format!("Workspace {slug}"), "slug": slug});
+        let response = self
+            .send_as(
+                reqwest::Method::POST,
+                "/v1/workspaces",
+                Some(&owner.cookie),
+                Some(body),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let opened = json_of(response).await;
+        let roles = json_of(
+            self.get_as(&format!("/v1/workspaces/{slug}/roles"), &owner.cookie)
+                .await,
+        )
+        .await;
+        let role_id = |key: &str| {
+            roles
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|role| role["systemKey"] == key)
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        Workspace {
+            id: opened["workspace"]["id"].as_str().unwrap().to_owned(),
+            slug: slug.to_owned(),
+            owner_member_id: opened["you"]["id"].as_str().unwrap().to_owned(),
+            owner_role_id: role_id("OWNER"),
+            admin_role_id: role_id("ADMIN"),
+            member_role_id: role_id("MEMBER"),
+            owner,
+        }
+    }
+
+    /// Invites `email` to `workspace` as the owner; returns the token from the mail.
+    pub async fn invite(
+        &self,
+        workspace: &Workspace,
+        email: &str,
+        role_id: Option<&str>,
+    ) -> String {
+        let path = format!("/v1/workspaces/{}/invites", workspace.slug);
+        let body = serde_json::json!({"email": email, "roleId": role_id});
+        let response = self
+            .send_as(
+                reqwest::Method::POST,
+                &path,
+                Some(&workspace.owner.cookie),
+                Some(body),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        invite_token(&self.last_link_to(email))
+    }
+
+    /// Invites `email` with `role_id`, signs them in and accepts.
+    pub async fn join(&self, workspace: &Workspace, email: &str, role_id: Option<&str>) -> Joined {
+        let token = self.invite(workspace, email, role_id).await;
+        let session = self.sign_in(email).await;
+        let body = serde_json::json!({"token": token});
+        let response = self
+            .send_as(
+                reqwest::Method::POST,
+                "/v1/invites/accept",
+                Some(&session.cookie),
+                Some(body),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let accepted = json_of(response).await;
+        Joined {
+            session,
+            member_id: accepted["member"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+/// The token of an invitation link (`…/invites/accept?token=…`).
+pub fn invite_token(link: &str) -> String {
+    let (_, token) = link
+        .split_once("/invites/accept?token=")
+        .unwrap_or_else(|| panic!("not an invitation link: {link}"));
+    percent_decode(token)
+}
+
+/// How many rows `table` holds.
+pub async fn count_rows(db: &DatabaseConnection, table: &str) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
 }

@@ -1,16 +1,17 @@
 //! `/v1/me`, preferences and the development helpers.
 
 use orbit::config::AppEnv;
-use reqwest::header::COOKIE;
+use reqwest::header::{COOKIE, ORIGIN};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDatabase, test_settings};
+use crate::helpers::{TestApp, TestDatabase, WEB_ORIGIN, test_settings};
 
 async fn patch(app: &TestApp, cookie: &str, body: &str) -> (u16, Value) {
     let response = app
         .client
         .patch(app.url("/v1/me/preferences"))
         .header(COOKIE, cookie)
+        .header(ORIGIN, WEB_ORIGIN)
         .header("content-type", "application/json")
         .body(body.to_owned())
         .send()
@@ -87,6 +88,7 @@ async fn dev_routes_help_in_development() {
         .client
         .post(app.url("/v1/dev/make-admin"))
         .header(COOKIE, &cookie)
+        .header(ORIGIN, WEB_ORIGIN)
         .send()
         .await
         .unwrap();

@@ -580,7 +580,10 @@ impl AdminUsersApi {
             );
         }
         let user = target(&state.db, &body.user_id).await?;
-        users::delete(&state.db, &user.id).await?;
+        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        users::check_deletable(&txn, &user.id).await?;
+        users::delete(&txn, &user.id).await?;
+        txn.commit().await.map_err(ApiError::internal)?;
         Ok(Json(crate::auth::dto::Success { success: true }))
     }
 

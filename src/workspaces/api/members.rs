@@ -1,0 +1,101 @@
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::{Done, MemberId, RoleId};
+use crate::auth::session::Authenticated;
+use crate::error::ApiResult;
+use crate::openapi::ApiTags;
+use crate::state::AppState;
+use crate::workspaces::access::Access;
+use crate::workspaces::dto::MemberDto;
+use crate::workspaces::events::Change;
+use crate::workspaces::members;
+use crate::workspaces::permissions::Permission;
+
+#[derive(Default)]
+pub struct MembersApi;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct RoleChange {
+    role_id: RoleId,
+}
+
+#[OpenApi(tag = "ApiTags::Members")]
+impl MembersApi {
+    /// The workspace's members, oldest first; `q` searches names and emails
+    #[oai(
+        path = "/v1/workspaces/:slug/members",
+        method = "get",
+        operation_id = "listMembers"
+    )]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Authenticated,
+        slug: Path<String>,
+        /// Keeps members whose name or email contains this (any case).
+        #[oai(validator(max_length = 160))]
+        q: Query<Option<String>>,
+    ) -> ApiResult<Json<Vec<MemberDto>>> {
+        let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
+        let members = members::list(&state.db, &access.workspace.id, q.0.as_deref()).await?;
+        Ok(Json(members))
+    }
+
+    /// Remove a member (`workspace.members.remove`; only owners remove owners)
+    #[oai(
+        path = "/v1/workspaces/:slug/members/:memberId",
+        method = "delete",
+        operation_id = "removeMember"
+    )]
+    async fn remove(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Authenticated,
+        slug: Path<String>,
+        #[oai(name = "memberId")] member_id: Path<MemberId>,
+    ) -> ApiResult<Done> {
+        let mut change = Change::begin(&state.db).await?;
+        let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
+        access.require(Permission::MembersRemove)?;
+        members::remove(&mut change, &access, member_id.as_str()).await?;
+        change.commit(&state.events).await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Give a member another role (`workspace.members.change_role`; only owners make or
+    /// unmake owners)
+    #[oai(
+        path = "/v1/workspaces/:slug/members/:memberId/role",
+        method = "patch",
+        operation_id = "changeMemberRole"
+    )]
+    async fn change_role(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<RoleChange>,
+        caller: Authenticated,
+        slug: Path<String>,
+        #[oai(name = "memberId")] member_id: Path<MemberId>,
+    ) -> ApiResult<Done> {
+        let mut change = Change::begin(&state.db).await?;
+        let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
+        access.require(Permission::MembersChangeRole)?;
+        members::change_role(
+            &mut change,
+            &access,
+            member_id.as_str(),
+            body.role_id.as_str(),
+        )
+        .await?;
+        change.commit(&state.events).await?;
+        Ok(Done::NoContent)
+    }
+}

@@ -1,0 +1,166 @@
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::Done;
+use crate::auth::address::EmailAddress;
+use crate::auth::session::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::http::string_field::Text;
+use crate::openapi::ApiTags;
+use crate::rate_limit::Limit;
+use crate::state::AppState;
+use crate::workspaces::access::Access;
+use crate::workspaces::dto::{InviteDto, MemberDto, WorkspaceDto};
+use crate::workspaces::events::Change;
+use crate::workspaces::permissions::Permission;
+use crate::workspaces::{invites, members, service};
+
+/// Workspaces one user may open per hour.
+const OPENED_PER_HOUR: Limit = Limit {
+    hits: 20,
+    window: std::time::Duration::from_secs(60 * 60),
+};
+
+#[derive(Default)]
+pub struct WorkspacesApi;
+
+#[derive(Debug, Object)]
+struct NewWorkspace {
+    name: Text<64, 1>,
+    /// Normalised (lowercased, other characters made dashes), then 3–32 characters of
+    /// `a-z`, `0-9` and `-`, starting with a letter.
+    slug: Text<32, 3>,
+    /// Addresses to invite as members (at most 50).
+    #[oai(nullable, validator(max_items = 50))]
+    invites: Option<Vec<EmailAddress>>,
+}
+
+#[derive(Debug, Object)]
+struct OpenedWorkspace {
+    workspace: WorkspaceDto,
+    #[oai(nullable)]
+    you: Option<MemberDto>,
+    invites: Vec<InviteDto>,
+}
+
+#[derive(Debug, Object)]
+struct WorkspaceView {
+    workspace: WorkspaceDto,
+    #[oai(nullable)]
+    you: Option<MemberDto>,
+    /// Oldest first.
+    members: Vec<MemberDto>,
+}
+
+#[derive(ApiResponse)]
+enum Opened {
+    /// The workspace, you as its owner, and the invitations sent.
+    #[oai(status = 201)]
+    Created(Json<OpenedWorkspace>),
+}
+
+#[OpenApi(tag = "ApiTags::Workspaces")]
+impl WorkspacesApi {
+    /// Open a workspace (you become its owner), optionally inviting people
+    #[oai(
+        path = "/v1/workspaces",
+        method = "post",
+        operation_id = "createWorkspace"
+    )]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<NewWorkspace>,
+        caller: Authenticated,
+    ) -> ApiResult<Opened> {
+        let owner = caller.0.user;
+        let name = service::clean_name(&body.name);
+        if name.is_empty() {
+            return Err(ApiError::validation("name must not be blank"));
+        }
+        let slug = service::normalize_slug(&body.slug)?;
+        let key = format!("workspace-open:user:{}", owner.id);
+        if let Err(retry_after) = state.rate_limiter.hit(&key, OPENED_PER_HOUR).await {
+            return Err(ApiError::too_many_requests(retry_after.as_secs()));
+        }
+        let emails = body.0.invites.unwrap_or_default();
+        let ttl = state.settings.auth.invite_ttl;
+        let mut change = Change::begin(&state.db).await?;
+        let opened = service::open(&mut change, &owner, name, slug, &emails, ttl).await?;
+        change.commit(&state.events).await?;
+        if let Some(context) = crate::http::request_context::RequestContext::of(req) {
+            let _ = context.workspace.set(opened.workspace.slug.clone());
+        }
+        let response = OpenedWorkspace {
+            workspace: WorkspaceDto::from(&opened.workspace),
+            you: Some(opened.you),
+            invites: opened
+                .invites
+                .iter()
+                .map(|issued| InviteDto::new(&issued.invite, None))
+                .collect(),
+        };
+        let state = state.0.clone();
+        tokio::spawn(async move {
+            for issued in &opened.invites {
+                let workspace = &opened.workspace;
+                let sent =
+                    match invites::throttle(&state, &workspace.id, &issued.invite.email).await {
+                        Ok(()) => invites::send(&state, workspace, &owner, issued).await,
+                        Err(err) => Err(err),
+                    };
+                if let Err(err) = sent {
+                    tracing::warn!(invite_id = %issued.invite.id, error = %err, "invitation not mailed");
+                }
+            }
+        });
+        Ok(Opened::Created(Json(response)))
+    }
+
+    /// A workspace, you in it, and its members
+    #[oai(
+        path = "/v1/workspaces/:slug",
+        method = "get",
+        operation_id = "getWorkspace"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Authenticated,
+        slug: Path<String>,
+    ) -> ApiResult<Json<WorkspaceView>> {
+        let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
+        let members = members::list(&state.db, &access.workspace.id, None).await?;
+        Ok(Json(WorkspaceView {
+            workspace: WorkspaceDto::from(&access.workspace),
+            you: Some(access.you(&caller.0)),
+            members,
+        }))
+    }
+
+    /// Delete a workspace with its members, roles and invitations (`workspace.delete`)
+    #[oai(
+        path = "/v1/workspaces/:slug",
+        method = "delete",
+        operation_id = "deleteWorkspace"
+    )]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Authenticated,
+        slug: Path<String>,
+    ) -> ApiResult<Done> {
+        let mut change = Change::begin(&state.db).await?;
+        let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
+        access.require(Permission::Delete)?;
+        service::delete(&mut change, &access.workspace).await?;
+        change.commit(&state.events).await?;
+        Ok(Done::NoContent)
+    }
+}

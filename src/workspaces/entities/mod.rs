@@ -1,0 +1,4 @@
+pub mod invite;
+pub mod member;
+pub mod role;
+pub mod workspace;

@@ -1,0 +1,152 @@
+//! Domain events: what changed in a workspace, published after the change commits on one
+//! in-process channel. The realtime hub fans them out to sockets (and other instances).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use tokio::sync::broadcast;
+
+use super::dto::{MemberDto, RoleDto};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone)]
+pub enum WorkspaceEvent {
+    MemberJoined {
+        workspace_id: String,
+        member: MemberDto,
+    },
+    MemberLeft {
+        workspace_id: String,
+        member_id: String,
+        user_id: String,
+    },
+    MemberRoleChanged {
+        workspace_id: String,
+        member: MemberDto,
+    },
+    RoleCreated {
+        workspace_id: String,
+        role: RoleDto,
+    },
+    RoleUpdated {
+        workspace_id: String,
+        role: RoleDto,
+    },
+    RoleDeleted {
+        workspace_id: String,
+        role_id: String,
+    },
+    WorkspaceDeleted {
+        workspace_id: String,
+    },
+}
+
+impl WorkspaceEvent {
+    pub fn workspace_id(&self) -> &str {
+        match self {
+            WorkspaceEvent::MemberJoined { workspace_id, .. }
+            | WorkspaceEvent::MemberLeft { workspace_id, .. }
+            | WorkspaceEvent::MemberRoleChanged { workspace_id, .. }
+            | WorkspaceEvent::RoleCreated { workspace_id, .. }
+            | WorkspaceEvent::RoleUpdated { workspace_id, .. }
+            | WorkspaceEvent::RoleDeleted { workspace_id, .. }
+            | WorkspaceEvent::WorkspaceDeleted { workspace_id } => workspace_id,
+        }
+    }
+
+    /// The name the WebSocket protocol gives the event.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkspaceEvent::MemberJoined { .. } => "workspace.member.joined",
+            WorkspaceEvent::MemberLeft { .. } => "workspace.member.left",
+            WorkspaceEvent::MemberRoleChanged { .. } => "workspace.member.role_changed",
+            WorkspaceEvent::RoleCreated { .. } => "workspace.role.created",
+            WorkspaceEvent::RoleUpdated { .. } => "workspace.role.updated",
+            WorkspaceEvent::RoleDeleted { .. } => "workspace.role.deleted",
+            WorkspaceEvent::WorkspaceDeleted { .. } => "workspace.deleted",
+        }
+    }
+}
+
+/// How many events a slow subscriber may fall behind before it misses some.
+const CAPACITY: usize = 4096;
+
+/// The one channel domain events go out on. Publishing never waits: a subscriber that falls
+/// more than [`CAPACITY`] events behind is told how many it missed.
+#[derive(Clone)]
+pub struct DomainEvents {
+    sender: broadcast::Sender<Arc<WorkspaceEvent>>,
+}
+
+impl Default for DomainEvents {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(CAPACITY).0,
+        }
+    }
+}
+
+impl DomainEvents {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<WorkspaceEvent>> {
+        self.sender.subscribe()
+    }
+
+    fn publish(&self, event: WorkspaceEvent) {
+        tracing::debug!(
+            event = event.kind(),
+            workspace_id = event.workspace_id(),
+            "domain event"
+        );
+        // No subscriber is not an error: nothing listens until realtime is on.
+        let _ = self.sender.send(Arc::new(event));
+    }
+}
+
+/// A database transaction that collects the events its changes cause and publishes them
+/// only once it commits: a rolled-back change announces nothing.
+pub struct Change {
+    txn: DatabaseTransaction,
+    events: Vec<WorkspaceEvent>,
+}
+
+impl Change {
+    /// Begins the transaction; on SQLite as a writer from the start (`BEGIN IMMEDIATE`), so
+    /// concurrent changes wait their turn instead of failing when they first write.
+    pub async fn begin(db: &DatabaseConnection) -> ApiResult<Self> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(Self {
+            txn: db
+                .begin_with_options(options)
+                .await
+                .map_err(ApiError::internal)?,
+            events: Vec::new(),
+        })
+    }
+
+    pub fn record(&mut self, event: WorkspaceEvent) {
+        self.events.push(event);
+    }
+
+    pub async fn commit(self, bus: &DomainEvents) -> ApiResult<()> {
+        self.txn.commit().await.map_err(ApiError::internal)?;
+        for event in self.events {
+            bus.publish(event);
+        }
+        Ok(())
+    }
+}
+
+impl Deref for Change {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}

@@ -1,0 +1,245 @@
+//! Workspace members: listing them, joining, leaving and changing roles, with the rules that
+//! keep a workspace owned.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
+};
+
+use super::access::{Access, is_owner_role};
+use super::dto::{MemberDto, SystemKey};
+use super::entities::{member, role};
+use super::events::{Change, WorkspaceEvent};
+use super::roles;
+use crate::auth::entities::user;
+use crate::error::{ApiError, ApiResult, unique_or_internal};
+use crate::ids::new_id;
+
+/// The longest member or invite search accepted.
+pub const MAX_QUERY: usize = 160;
+
+/// The workspace's members, oldest first, with their users and roles in the same query;
+/// `query` keeps those whose name or email contains it (any case).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    query: Option<&str>,
+) -> ApiResult<Vec<MemberDto>> {
+    let mut select = member::Entity::find()
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
+        .find_also_related(user::Entity)
+        .find_also_related(role::Entity)
+        .order_by_asc(member::Column::CreatedAt)
+        .order_by_asc(member::Column::Id);
+    if let Some(pattern) = query.and_then(contains_pattern) {
+        select = select.filter(
+            Condition::any()
+                .add(
+                    Expr::expr(Func::lower(Expr::col((user::Entity, user::Column::Name))))
+                        .like(pattern.clone()),
+                )
+                .add(Expr::col((user::Entity, user::Column::Email)).like(pattern)),
+        );
+    }
+    let rows = select.all(db).await.map_err(ApiError::internal)?;
+    Ok(rows
+        .iter()
+        .filter_map(|(member, user, role)| {
+            Some(MemberDto::new(member, user.as_ref()?, role.as_ref()?))
+        })
+        .collect())
+}
+
+/// A case-insensitive "contains" pattern for `query` (trimmed, `%` and `_` taken literally);
+/// none for a blank query.
+pub fn contains_pattern(query: &str) -> Option<LikeExpr> {
+    let query = query.trim();
+    if query.is_empty() {
+        return None;
+    }
+    let escaped: String = query
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Some(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+/// The member `member_id` of this workspace, with user and role; 404 `member.not_found`.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    member_id: &str,
+) -> ApiResult<(member::Model, user::Model, role::Model)> {
+    let found = member::Entity::find_by_id(member_id)
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
+        .find_also_related(user::Entity)
+        .find_also_related(role::Entity)
+        .one(db)
+        .await
+        .map_err(ApiError::internal)?;
+    match found {
+        Some((member, Some(user), Some(role))) => Ok((member, user, role)),
+        _ => Err(ApiError::not_found("member")),
+    }
+}
+
+/// The user's membership of the workspace, if any.
+pub async fn find_by_user(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    user_id: &str,
+) -> ApiResult<Option<(member::Model, role::Model)>> {
+    let found = member::Entity::find()
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
+        .filter(member::Column::UserId.eq(user_id))
+        .find_also_related(role::Entity)
+        .one(db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(found.and_then(|(member, role)| Some((member, role?))))
+}
+
+/// Whether someone with this email address is a member.
+pub async fn has_member_with_email(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    email: &str,
+) -> ApiResult<bool> {
+    let count = member::Entity::find()
+        .join(JoinType::InnerJoin, member::Relation::User.def())
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
+        .filter(user::Column::Email.eq(email))
+        .count(db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(count > 0)
+}
+
+async fn count_owners(db: &impl ConnectionTrait, workspace_id: &str) -> ApiResult<u64> {
+    member::Entity::find()
+        .join(JoinType::InnerJoin, member::Relation::Role.def())
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
+        .filter(role::Column::SystemKey.eq(SystemKey::Owner.as_str()))
+        .count(db)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// Adds `user` to the workspace with `role`.
+pub async fn join(
+    change: &mut Change,
+    workspace_id: &str,
+    user: &user::Model,
+    role: &role::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<MemberDto> {
+    let member = member::ActiveModel {
+        id: Set(new_id("mbr")),
+        workspace_id: Set(workspace_id.to_owned()),
+        user_id: Set(user.id.clone()),
+        role_id: Set(role.id.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&**change)
+    .await
+    .map_err(|err| {
+        unique_or_internal(err, || {
+            ApiError::conflict(
+                "invite.already_member",
+                "already a member of this workspace",
+            )
+        })
+    })?;
+    let dto = MemberDto::new(&member, user, role);
+    change.record(WorkspaceEvent::MemberJoined {
+        workspace_id: workspace_id.to_owned(),
+        member: dto.clone(),
+    });
+    Ok(dto)
+}
+
+/// Removes a member. Nobody removes themselves here (409 `member.cannot_remove_self`); only
+/// owners remove owners (403 `role.owner_mint_forbidden`); the last owner stays (409
+/// `member.last_owner`).
+pub async fn remove(change: &mut Change, actor: &Access, member_id: &str) -> ApiResult<()> {
+    let workspace_id = &actor.workspace.id;
+    let (target, _, target_role) = find(&**change, workspace_id, member_id).await?;
+    if target.id == actor.me.id {
+        return Err(ApiError::conflict(
+            "member.cannot_remove_self",
+            "cannot remove yourself",
+        ));
+    }
+    if is_owner_role(&target_role) {
+        if !actor.is_owner() {
+            return Err(ApiError::forbidden("role.owner_mint_forbidden"));
+        }
+        ensure_another_owner(&**change, workspace_id).await?;
+    }
+    member::Entity::delete_by_id(&target.id)
+        .exec(&**change)
+        .await
+        .map_err(ApiError::internal)?;
+    change.record(WorkspaceEvent::MemberLeft {
+        workspace_id: workspace_id.clone(),
+        member_id: target.id,
+        user_id: target.user_id,
+    });
+    Ok(())
+}
+
+/// Moves a member to `role_id`. Nobody changes their own role (409
+/// `member.cannot_change_own_role`); only owners make or unmake owners (403
+/// `role.owner_mint_forbidden`); the last owner stays one (409 `member.last_owner`).
+pub async fn change_role(
+    change: &mut Change,
+    actor: &Access,
+    member_id: &str,
+    role_id: &str,
+) -> ApiResult<()> {
+    let workspace_id = &actor.workspace.id;
+    let (target, user, current_role) = find(&**change, workspace_id, member_id).await?;
+    if target.id == actor.me.id {
+        return Err(ApiError::conflict(
+            "member.cannot_change_own_role",
+            "cannot change your own role",
+        ));
+    }
+    let next_role = roles::find(&**change, workspace_id, role_id).await?;
+    if next_role.id == current_role.id {
+        return Ok(());
+    }
+    let (was_owner, becomes_owner) = (is_owner_role(&current_role), is_owner_role(&next_role));
+    if (was_owner || becomes_owner) && !actor.is_owner() {
+        return Err(ApiError::forbidden("role.owner_mint_forbidden"));
+    }
+    if was_owner && !becomes_owner {
+        ensure_another_owner(&**change, workspace_id).await?;
+    }
+    let mut active: member::ActiveModel = target.into();
+    active.role_id = Set(next_role.id.clone());
+    active.updated_at = Set(Utc::now());
+    let target = active.update(&**change).await.map_err(ApiError::internal)?;
+    change.record(WorkspaceEvent::MemberRoleChanged {
+        workspace_id: workspace_id.clone(),
+        member: MemberDto::new(&target, &user, &next_role),
+    });
+    Ok(())
+}
+
+async fn ensure_another_owner(db: &impl ConnectionTrait, workspace_id: &str) -> ApiResult<()> {
+    match count_owners(db, workspace_id).await? {
+        0 | 1 => Err(ApiError::conflict(
+            "member.last_owner",
+            "a workspace keeps at least one owner",
+        )),
+        _ => Ok(()),
+    }
+}
