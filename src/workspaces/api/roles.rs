@@ -35,11 +35,14 @@ struct RoleRequest {
 
 #[derive(Debug, Object)]
 struct RoleUpdate {
+    /// Omitted or `null`: unchanged.
+    #[oai(nullable)]
     name: Option<Text<48, 1>>,
     /// Omit to keep, `null` to clear.
     #[oai(nullable)]
     description: MaybeUndefined<Text<240>>,
-    #[oai(validator(max_items = 32))]
+    /// Omitted or `null`: unchanged.
+    #[oai(nullable, validator(max_items = 32))]
     permissions: Option<Vec<PermissionName>>,
 }
 
