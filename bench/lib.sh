@@ -46,3 +46,68 @@ wait_for_health() {
   done
   die "server not ready after 10 s"
 }
+
+# The knobs of the Postgres benches (see their headers).
+admin_url=${BENCH_POSTGRES_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+threads=${BENCH_THREADS:-2}
+connections=${BENCH_CONNECTIONS:-64}
+duration=${BENCH_DURATION:-10s}
+pool_size=${BENCH_POOL_SIZE:-10}
+sslmode=${BENCH_SSLMODE:-disable}
+
+# start_postgres_server: a scratch database `orbit_bench_<pid>` on $admin_url, migrated, and
+# the server on a free port in development mode (for the dev routes the benches sign in and
+# seed with; the rest is production-like). Sets database, tmp, port, base and server_pid;
+# cleans everything up on exit.
+start_postgres_server() {
+  database=orbit_bench_$$
+  local database_url="${admin_url%/*}/$database?sslmode=$sslmode"
+  tmp=$(mktemp -d)
+  server_pid=
+  trap 'stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+  psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null || die "cannot create $database"
+  port=$(free_port)
+  base="http://127.0.0.1:$port"
+  local server=(env -i PATH="$PATH" HOME="$HOME"
+    APP_ENV=development
+    PORT="$port"
+    DATABASE_URL="$database_url"
+    DATABASE_POOL_SIZE="$pool_size"
+    AUTH_SECRET=bench-secret-0123456789abcdef0123456789abcdef
+    LOG_FORMAT=json
+    RUST_LOG=warn
+    "$ORBIT_BIN")
+  echo "binary:   $ORBIT_BIN"
+  echo "database: $database on ${admin_url%/*} (pool $pool_size, sslmode=$sslmode)"
+  echo
+  (cd "$tmp" && exec "${server[@]}" migrate up) >"$tmp/migrate.log" 2>&1 \
+    || { cat "$tmp/migrate.log" >&2; die "migrate up failed"; }
+  (cd "$tmp" && exec "${server[@]}") >"$tmp/server.log" 2>&1 &
+  server_pid=$!
+  wait_for_health "$server_pid" "$port" "$tmp/server.log"
+}
+
+# sign_in EMAIL: prints the session cookie of EMAIL, signed in through the magic link.
+sign_in() {
+  local cookie link
+  curl -fsS -X POST "$base/v1/auth/sign-in/magic-link" -H 'content-type: application/json' \
+    -d "{\"email\":\"$1\"}" >/dev/null
+  link=$(curl -fsS "$base/v1/dev/last-magic-link?email=$1" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["link"])')
+  cookie=$(curl -fsS -o /dev/null -D - "${link/http:\/\/localhost:4002/$base}" \
+    | tr -d '\r' | sed -n 's/^set-cookie: \(better-auth.session_token=[^;]*\).*/\1/Ip')
+  [[ -n "$cookie" ]] || die "no session cookie for $1"
+  echo "$cookie"
+}
+
+# load PATH COOKIE: wrk against PATH with COOKIE; sets rps, p50, p99 (fails on any non-2xx).
+load() {
+  echo "== wrk -t$threads -c$connections -d$duration --latency $1"
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Cookie: $2" "$base$1" \
+    | tee "$tmp/wrk.txt"
+  if grep -qE '^ +Non-2xx' "$tmp/wrk.txt"; then die "$1 answered non-2xx under load"; fi
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.txt")
+  p50=$(awk '$1 == "50%" { print $2 }' "$tmp/wrk.txt")
+  p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.txt")
+  echo
+}

@@ -7,4 +7,5 @@ pub mod errors;
 pub mod nullable;
 pub mod prefixed_id;
 pub mod request_context;
+pub mod serde_json_body;
 pub mod string_field;

@@ -1,14 +1,16 @@
 //! The shapes the Orbit web client reads (`packages/shared/src/dto.ts`).
 
 use poem_openapi::{Enum, Object};
+use serde::Serialize;
 
 use super::entities::{invite, member, role, workspace};
 use super::permissions::{Permission, Permissions};
 use crate::auth::entities::user;
 use crate::time::iso;
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct WorkspaceDto {
     pub id: String,
     pub slug: String,
@@ -19,16 +21,18 @@ pub struct WorkspaceDto {
 }
 
 /// The key of a role every workspace starts with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename_all = "UPPERCASE")]
+#[serde(rename_all = "UPPERCASE")]
 pub enum SystemKey {
     Owner,
     Admin,
     Member,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct RoleDto {
     pub id: String,
     pub workspace_id: String,
@@ -43,12 +47,14 @@ pub struct RoleDto {
     pub permissions: Vec<Permission>,
     /// How many members hold the role (on the routes that count them).
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub member_count: Option<u64>,
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct MemberDto {
     pub id: String,
     pub workspace_id: String,
@@ -61,8 +67,9 @@ pub struct MemberDto {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct InviteDto {
     pub id: String,
     pub workspace_id: String,
@@ -168,7 +175,77 @@ pub fn tone(seed: &str) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::tone;
+    use poem_openapi::types::ToJSON;
+    use serde::Serialize;
+
+    use super::*;
+
+    /// The hot reads are written with serde; the schema comes from poem-openapi.
+    fn same_json<T: ToJSON + Serialize>(value: &T) {
+        assert_eq!(
+            serde_json::to_value(value).unwrap(),
+            value.to_json().unwrap()
+        );
+    }
+
+    #[test]
+    fn serde_and_the_documented_schema_render_the_same_json() {
+        let role = RoleDto {
+            id: "wsrole_1".into(),
+            workspace_id: "ws_1".into(),
+            name: "Owner".into(),
+            description: None,
+            is_system: true,
+            system_key: Some(SystemKey::Owner),
+            sort_order: 0,
+            permissions: Permission::ALL.to_vec(),
+            member_count: None,
+            created_at: "2026-11-23T00:00:00.000Z".into(),
+        };
+        let counted = RoleDto {
+            member_count: Some(3),
+            description: Some("d".into()),
+            system_key: None,
+            ..role.clone()
+        };
+        let member = MemberDto {
+            id: "mbr_1".into(),
+            workspace_id: "ws_1".into(),
+            user_id: "user_1".into(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            role: role.clone(),
+            tone: 3,
+            created_at: "2026-11-23T00:00:00.000Z".into(),
+        };
+        let invite = InviteDto {
+            id: "inv_1".into(),
+            workspace_id: "ws_1".into(),
+            email: "bob@example.com".into(),
+            invited_by_id: "mbr_1".into(),
+            role: None,
+            created_at: "2026-11-23T00:00:00.000Z".into(),
+            accepted_at: Some("2026-11-24T00:00:00.000Z".into()),
+            revoked_at: None,
+        };
+        same_json(&WorkspaceDto {
+            id: "ws_1".into(),
+            slug: "acme".into(),
+            name: "Acme".into(),
+            owner_id: "user_1".into(),
+            created_at: "2026-11-23T00:00:00.000Z".into(),
+        });
+        same_json(&role);
+        same_json(&counted);
+        same_json(&vec![member]);
+        same_json(&vec![
+            invite.clone(),
+            InviteDto {
+                role: Some(role),
+                ..invite
+            },
+        ]);
+    }
 
     #[test]
     fn tone_matches_the_web_clients_hash() {

@@ -9,28 +9,39 @@ use sea_orm::{
 };
 
 use super::access::{Access, is_owner_role};
-use super::dto::{MemberDto, SystemKey};
+use std::collections::HashMap;
+
+use super::dto::{MemberDto, RoleDto, SystemKey, tone};
 use super::entities::{member, role};
 use super::events::{Change, WorkspaceEvent};
 use super::roles;
 use crate::auth::entities::user;
 use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::ids::new_id;
+use crate::time::iso;
 
 /// The longest member or invite search accepted.
 pub const MAX_QUERY: usize = 160;
 
-/// The workspace's members, oldest first, with their users and roles in the same query;
-/// `query` keeps those whose name or email contains it (any case).
+/// The workspace's members, oldest first; `query` keeps those whose name or email contains
+/// it (any case). Two queries whatever the count: the members with the few user columns the
+/// DTO needs (read by position), and the workspace's roles.
 pub async fn list(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     query: Option<&str>,
 ) -> ApiResult<Vec<MemberDto>> {
     let mut select = member::Entity::find()
+        .select_only()
+        .columns([
+            member::Column::Id,
+            member::Column::UserId,
+            member::Column::RoleId,
+            member::Column::CreatedAt,
+        ])
+        .columns([user::Column::Name, user::Column::Email])
+        .join(JoinType::InnerJoin, member::Relation::User.def())
         .filter(member::Column::WorkspaceId.eq(workspace_id))
-        .find_also_related(user::Entity)
-        .find_also_related(role::Entity)
         .order_by_asc(member::Column::CreatedAt)
         .order_by_asc(member::Column::Id);
     if let Some(pattern) = query.and_then(contains_pattern) {
@@ -43,11 +54,32 @@ pub async fn list(
                 .add(Expr::col((user::Entity, user::Column::Email)).like(pattern)),
         );
     }
-    let rows = select.all(db).await.map_err(ApiError::internal)?;
-    Ok(rows
+    let rows = select
+        .into_tuple::<(String, String, String, DateTime<Utc>, String, String)>()
+        .all(db)
+        .await
+        .map_err(ApiError::internal)?;
+    let roles: HashMap<String, RoleDto> = role::Entity::find()
+        .filter(role::Column::WorkspaceId.eq(workspace_id))
+        .all(db)
+        .await
+        .map_err(ApiError::internal)?
         .iter()
-        .filter_map(|(member, user, role)| {
-            Some(MemberDto::new(member, user.as_ref()?, role.as_ref()?))
+        .map(|role| (role.id.clone(), RoleDto::new(role, None)))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, user_id, role_id, created_at, name, email)| {
+            Some(MemberDto {
+                role: roles.get(&role_id)?.clone(),
+                tone: tone(&email),
+                created_at: iso(created_at),
+                workspace_id: workspace_id.to_owned(),
+                id,
+                user_id,
+                name,
+                email,
+            })
         })
         .collect())
 }

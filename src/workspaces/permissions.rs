@@ -5,19 +5,25 @@ use poem_openapi::Enum;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
 pub enum Permission {
     #[oai(rename = "workspace.delete")]
+    #[serde(rename = "workspace.delete")]
     Delete,
     #[oai(rename = "workspace.settings.edit")]
+    #[serde(rename = "workspace.settings.edit")]
     SettingsEdit,
     #[oai(rename = "workspace.roles.manage")]
+    #[serde(rename = "workspace.roles.manage")]
     RolesManage,
     #[oai(rename = "workspace.members.invite")]
+    #[serde(rename = "workspace.members.invite")]
     MembersInvite,
     #[oai(rename = "workspace.members.remove")]
+    #[serde(rename = "workspace.members.remove")]
     MembersRemove,
     #[oai(rename = "workspace.members.change_role")]
+    #[serde(rename = "workspace.members.change_role")]
     MembersChangeRole,
 }
 

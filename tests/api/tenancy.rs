@@ -355,10 +355,10 @@ async fn workspace_reads_cost_the_same_queries_whatever_the_member_count() {
     for ((path, few), (_, many)) in small.iter().zip(&large) {
         assert_eq!(few.len(), many.len(), "{path}: {few:#?} vs {many:#?}");
     }
-    // The session, then the workspace with your membership and role, then the members with
-    // their users and roles.
+    // The session; the workspace with your membership and role; the members with their
+    // users; the workspace's roles.
     let (_, workspace_read) = &large[0];
-    assert_eq!(workspace_read.len(), 3, "{workspace_read:#?}");
+    assert_eq!(workspace_read.len(), 4, "{workspace_read:#?}");
 }
 
 #[tokio::test]

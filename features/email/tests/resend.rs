@@ -93,17 +93,15 @@ fn half_configured_resend_is_a_settings_error() {
         resend_api_key: Some("re_x".into()),
         ..Default::default()
     };
-    assert!(from_settings(&key_only, reqwest::Client::new()).is_err());
+    assert!(from_settings(&key_only, http()).is_err());
     let from_only = EmailSettings {
         resend_from: Some("a@b.c".into()),
         ..Default::default()
     };
-    assert!(from_settings(&from_only, reqwest::Client::new()).is_err());
+    assert!(from_settings(&from_only, http()).is_err());
     let neither = EmailSettings::default();
     assert_eq!(
-        from_settings(&neither, reqwest::Client::new())
-            .unwrap()
-            .backend(),
+        from_settings(&neither, http()).unwrap().backend(),
         "console"
     );
 }

@@ -9,6 +9,7 @@ use crate::auth::address::EmailAddress;
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::http::request_context::RequestContext;
+use crate::http::serde_json_body::SerdeJson;
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
@@ -122,12 +123,12 @@ impl InvitesApi {
         /// Keeps invitations whose address contains this (any case).
         #[oai(validator(max_length = 160))]
         q: Query<Option<String>>,
-    ) -> ApiResult<Json<Vec<InviteDto>>> {
+    ) -> ApiResult<SerdeJson<Vec<InviteDto>>> {
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
         access.require(Permission::MembersInvite)?;
         let pending =
             invites::list_pending(&state.db, &access.workspace.id, q.0.as_deref()).await?;
-        Ok(Json(pending))
+        Ok(SerdeJson(pending))
     }
 
     /// Revoke an invitation (`workspace.members.invite`); revoking twice is fine

@@ -7,6 +7,7 @@ use poem_openapi::{Object, OpenApi};
 use super::{Done, MemberId, RoleId};
 use crate::auth::session::Authenticated;
 use crate::error::ApiResult;
+use crate::http::serde_json_body::SerdeJson;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::workspaces::access::Access;
@@ -41,10 +42,10 @@ impl MembersApi {
         /// Keeps members whose name or email contains this (any case).
         #[oai(validator(max_length = 160))]
         q: Query<Option<String>>,
-    ) -> ApiResult<Json<Vec<MemberDto>>> {
+    ) -> ApiResult<SerdeJson<Vec<MemberDto>>> {
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
         let members = members::list(&state.db, &access.workspace.id, q.0.as_deref()).await?;
-        Ok(Json(members))
+        Ok(SerdeJson(members))
     }
 
     /// Remove a member (`workspace.members.remove`; only owners remove owners)

@@ -8,6 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::{Done, RoleId};
 use crate::auth::session::Authenticated;
 use crate::error::ApiResult;
+use crate::http::serde_json_body::SerdeJson;
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
@@ -74,9 +75,9 @@ impl RolesApi {
         req: &Request,
         caller: Authenticated,
         slug: Path<String>,
-    ) -> ApiResult<Json<Vec<RoleDto>>> {
+    ) -> ApiResult<SerdeJson<Vec<RoleDto>>> {
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
-        Ok(Json(
+        Ok(SerdeJson(
             roles::list_with_counts(&state.db, &access.workspace.id).await?,
         ))
     }

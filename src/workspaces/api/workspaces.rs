@@ -8,6 +8,7 @@ use super::Done;
 use crate::auth::address::EmailAddress;
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
+use crate::http::serde_json_body::SerdeJson;
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::rate_limit::Limit;
@@ -46,8 +47,8 @@ struct OpenedWorkspace {
     invites: Vec<InviteDto>,
 }
 
-#[derive(Debug, Object)]
-struct WorkspaceView {
+#[derive(Debug, Object, serde::Serialize)]
+pub(crate) struct WorkspaceView {
     workspace: WorkspaceDto,
     #[oai(nullable)]
     you: Option<MemberDto>,
@@ -133,10 +134,10 @@ impl WorkspacesApi {
         req: &Request,
         caller: Authenticated,
         slug: Path<String>,
-    ) -> ApiResult<Json<WorkspaceView>> {
+    ) -> ApiResult<SerdeJson<WorkspaceView>> {
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
         let members = members::list(&state.db, &access.workspace.id, None).await?;
-        Ok(Json(WorkspaceView {
+        Ok(SerdeJson(WorkspaceView {
             workspace: WorkspaceDto::from(&access.workspace),
             you: Some(access.you(&caller.0)),
             members,
