@@ -11,6 +11,7 @@ pub mod ids;
 pub mod me;
 pub mod openapi;
 pub mod rate_limit;
+pub mod realtime;
 pub mod server;
 pub mod state;
 pub mod system;

@@ -14,6 +14,7 @@ use crate::http::cors::Cors;
 use crate::http::errors::{JsonErrors, PanicToInternal};
 use crate::http::request_context;
 use crate::openapi;
+use crate::realtime;
 use crate::state::AppState;
 
 /// The whole HTTP app over `state`.
@@ -23,6 +24,7 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
+        .at("/v1/ws", poem::get(realtime::socket::upgrade))
         .nest("/", api);
     edge(routes, &spec, &state.settings).data(state)
 }

@@ -7,6 +7,7 @@ use crate::auth::session_lookups::SessionLookups;
 use crate::capabilities::Capabilities;
 use crate::config::Settings;
 use crate::rate_limit::{InMemoryRateLimiter, RateLimiter};
+use crate::realtime::Realtime;
 use crate::workspaces::events::DomainEvents;
 
 /// What every handler can reach: settings, the pool and one implementation per capability.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub dev_links: Option<Arc<LastMagicLinks>>,
     /// Where committed workspace changes are announced (the realtime hub listens).
     pub events: DomainEvents,
+    /// The WebSocket hub and presence.
+    pub realtime: Realtime,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
         }
         let dev_links = (!settings.env.is_production()).then(Arc::default);
         let session_lookups = SessionLookups::start(db.clone());
+        let events = DomainEvents::default();
         Self {
             settings: Arc::new(settings),
             db,
@@ -39,7 +43,8 @@ impl AppState {
             rate_limiter: Arc::new(InMemoryRateLimiter::default()),
             session_lookups,
             dev_links,
-            events: DomainEvents::default(),
+            realtime: Realtime::start(&events),
+            events,
         }
     }
 }

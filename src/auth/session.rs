@@ -80,9 +80,21 @@ pub fn signed_cookie(state: &AppState, req: &Request, name: String) -> Option<St
 }
 
 async fn resolve(state: &AppState, req: &Request) -> ApiResult<Option<CurrentSession>> {
-    let Some(token) = presented_token(state, req) else {
-        return Ok(None);
-    };
+    match presented_token(state, req) {
+        Some(token) => resolve_token(state, req, token).await,
+        None => Ok(None),
+    }
+}
+
+/// The live session `token` (raw or signed) opens, if any.
+pub async fn resolve_token(
+    state: &AppState,
+    req: &Request,
+    token: String,
+) -> ApiResult<Option<CurrentSession>> {
+    let secret = state.settings.auth_secret.expose_secret().as_bytes();
+    let verified = verify_signed(secret, &token).map(str::to_owned);
+    let token = verified.unwrap_or(token);
     let Some((session, user)) = state.session_lookups.find(hash_token(&token)).await? else {
         return Ok(None);
     };

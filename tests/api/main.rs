@@ -14,6 +14,7 @@ mod invites;
 mod me;
 mod members;
 mod passwords;
+mod realtime;
 mod system;
 mod tenancy;
 mod workspaces;

@@ -1,0 +1,237 @@
+//! `/v1/ws`: who may open a socket, what it is told, and how workspace changes reach it.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{TestApp, json_of};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn connect(app: &TestApp, query: &str, cookie: Option<&str>) -> Result<Socket, WsError> {
+    let url = format!("{}/v1/ws{query}", app.base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+fn refused_with(result: Result<Socket, WsError>) -> u16 {
+    match result {
+        Err(WsError::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("the socket opened"),
+    }
+}
+
+/// The next message whose `type` is `kind` (others are skipped), within two seconds.
+async fn next_of(socket: &mut Socket, kind: &str) -> Value {
+    let wait = async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if value["type"] == kind {
+                        return value;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("socket ended waiting for {kind}: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {kind} within 2 s"))
+}
+
+async fn first(socket: &mut Socket) -> Value {
+    match tokio::time::timeout(Duration::from_secs(2), socket.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str(&text).unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Whether the server closes the socket within two seconds.
+async fn closes(socket: &mut Socket) -> bool {
+    let wait = async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), wait)
+        .await
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn only_a_signed_in_member_of_the_workspace_opens_a_socket() {
+    let app = &TestApp::spawn().await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    let outsider = app.sign_in("eve@example.com").await;
+    let owner = Some(workspace.owner.cookie.as_str());
+    assert_eq!(
+        refused_with(connect(app, "?workspace=acme", None).await),
+        401
+    );
+    assert_eq!(
+        refused_with(connect(app, "?workspace=acme", Some(&outsider.cookie)).await),
+        401
+    );
+    assert_eq!(
+        refused_with(connect(app, "?workspace=nowhere", owner).await),
+        401
+    );
+    assert_eq!(refused_with(connect(app, "", owner).await), 401);
+    assert_eq!(
+        refused_with(connect(app, "?workspace=acme&token=forged", None).await),
+        401
+    );
+    assert_eq!(
+        app.get("/v1/ws?workspace=acme").await.status(),
+        404,
+        "not an upgrade"
+    );
+
+    // Non-browser clients: the session token as a query parameter or a bearer header.
+    let query = format!("?workspace=acme&token={}", workspace.owner.token);
+    let mut by_query = connect(app, &query, None).await.unwrap();
+    assert_eq!(
+        next_of(&mut by_query, "hello").await["workspaceMemberId"],
+        workspace.owner_member_id.as_str()
+    );
+    let url = format!(
+        "{}/v1/ws?workspace=acme",
+        app.base.replacen("http", "ws", 1)
+    );
+    let mut request = url.into_client_request().unwrap();
+    let bearer = format!("Bearer {}", workspace.owner.token);
+    request
+        .headers_mut()
+        .insert("authorization", bearer.parse().unwrap());
+    let (mut by_header, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    next_of(&mut by_header, "hello").await;
+}
+
+#[tokio::test]
+async fn a_socket_hears_presence_then_hello_then_every_change_to_its_workspace() {
+    let app = &TestApp::spawn().await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    let owner_cookie = workspace.owner.cookie.clone();
+    let mut ada = connect(app, "?workspace=acme", Some(&owner_cookie))
+        .await
+        .unwrap();
+    let presence = first(&mut ada).await;
+    assert_eq!(presence["type"], "presence.update");
+    assert_eq!(
+        presence["workspaceMemberId"],
+        workspace.owner_member_id.as_str()
+    );
+    assert_eq!(presence["status"], "online");
+    assert!(presence["lastSeenAt"].as_str().unwrap().ends_with('Z'));
+    let hello = first(&mut ada).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(
+        hello["workspaceMemberId"],
+        workspace.owner_member_id.as_str()
+    );
+    assert!(hello["serverTime"].as_i64().unwrap() > 1_700_000_000_000);
+
+    let bob = app.join(&workspace, "bob@example.com", None).await;
+    let joined = next_of(&mut ada, "workspace.member.joined").await;
+    assert_eq!(joined["member"]["email"], "bob@example.com");
+    assert_eq!(joined["member"]["role"]["systemKey"], "MEMBER");
+
+    let created = app
+        .send_as(
+            Method::POST,
+            "/v1/workspaces/acme/roles",
+            Some(&owner_cookie),
+            Some(json!({"name": "Editors", "permissions": ["workspace.members.invite"]})),
+        )
+        .await;
+    let role_id = json_of(created).await["id"].as_str().unwrap().to_owned();
+    let event = next_of(&mut ada, "workspace.role.created").await;
+    assert_eq!(event["role"]["id"], role_id.as_str());
+    assert_eq!(event["role"]["memberCount"], 0);
+
+    let path = format!("/v1/workspaces/acme/members/{}/role", bob.member_id);
+    let body = json!({"roleId": role_id});
+    app.send_as(Method::PATCH, &path, Some(&owner_cookie), Some(body))
+        .await;
+    let changed = next_of(&mut ada, "workspace.member.role_changed").await;
+    assert_eq!(changed["member"]["id"], bob.member_id.as_str());
+    assert_eq!(changed["member"]["role"]["name"], "Editors");
+
+    // Bob connects, steps away and comes back: Ada sees each.
+    let mut bobs = connect(app, "?workspace=acme", Some(&bob.session.cookie))
+        .await
+        .unwrap();
+    next_of(&mut bobs, "hello").await;
+    let online = next_of(&mut ada, "presence.update").await;
+    assert_eq!(
+        (
+            online["workspaceMemberId"].as_str(),
+            online["status"].as_str()
+        ),
+        (Some(bob.member_id.as_str()), Some("online"))
+    );
+    bobs.send(Message::Text(r#"{"type":"ping"}"#.into()))
+        .await
+        .unwrap();
+    bobs.send(Message::Text("not json".into())).await.unwrap();
+    bobs.send(Message::Text(r#"{"type":"presence.away"}"#.into()))
+        .await
+        .unwrap();
+    assert_eq!(next_of(&mut ada, "presence.update").await["status"], "away");
+    bobs.send(Message::Text(r#"{"type":"presence.back"}"#.into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut ada, "presence.update").await["status"],
+        "online"
+    );
+
+    // Removing Bob tells the workspace and closes his socket.
+    let path = format!("/v1/workspaces/acme/members/{}", bob.member_id);
+    let removed = app
+        .send_as(Method::DELETE, &path, Some(&owner_cookie), None)
+        .await;
+    assert_eq!(removed.status(), 204);
+    let left = next_of(&mut ada, "workspace.member.left").await;
+    assert_eq!(left["workspaceMemberId"], bob.member_id.as_str());
+    assert_eq!(
+        next_of(&mut bobs, "workspace.member.left").await["workspaceMemberId"],
+        bob.member_id.as_str()
+    );
+    assert!(
+        closes(&mut bobs).await,
+        "a removed member's socket is closed"
+    );
+
+    // Deleting the workspace closes every socket on it.
+    let deleted = app
+        .send_as(
+            Method::DELETE,
+            "/v1/workspaces/acme",
+            Some(&owner_cookie),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert!(closes(&mut ada).await);
+}
