@@ -54,6 +54,8 @@ connections=${BENCH_CONNECTIONS:-64}
 duration=${BENCH_DURATION:-10s}
 pool_size=${BENCH_POOL_SIZE:-10}
 sslmode=${BENCH_SSLMODE:-disable}
+# Extra VAR=value settings for the server a bench starts.
+server_env=()
 
 # start_postgres_server: a scratch database `orbit_bench_<pid>` on $admin_url, migrated, and
 # the server on a free port in development mode (for the dev routes the benches sign in and
@@ -76,6 +78,7 @@ start_postgres_server() {
     AUTH_SECRET=bench-secret-0123456789abcdef0123456789abcdef
     LOG_FORMAT=json
     RUST_LOG=warn
+    "${server_env[@]}"
     "$ORBIT_BIN")
   echo "binary:   $ORBIT_BIN"
   echo "database: $database on ${admin_url%/*} (pool $pool_size, sslmode=$sslmode)"

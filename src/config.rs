@@ -77,6 +77,8 @@ pub struct AuthSettings {
     pub client_ip_header: Option<String>,
     /// How long a workspace invitation can be accepted (`INVITE_TTL_DAYS`, 7).
     pub invite_ttl: Duration,
+    /// WebSocket upgrades one client IP may make per minute (`WS_UPGRADES_PER_MINUTE`, 600).
+    pub ws_upgrades_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -386,6 +388,7 @@ impl Vars {
             email_password: self.parse("AUTH_EMAIL_PASSWORD", true, "true or false"),
             client_ip_header: self.get("CLIENT_IP_HEADER").map(str::to_ascii_lowercase),
             invite_ttl: Duration::from_secs(invite_days * 24 * 60 * 60),
+            ws_upgrades_per_minute: self.parse("WS_UPGRADES_PER_MINUTE", 600, "a number"),
         }
     }
 

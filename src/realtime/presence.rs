@@ -1,5 +1,6 @@
 //! Who is connected: a member is online while they have a socket (away when every one of
 //! their sockets said `presence.away`), and offline 30 s after their last socket closed.
+//! Only changes are announced, so a member opening more sockets costs the others nothing.
 //!
 //! Counted on this instance; the cross-instance backends extend it.
 
@@ -26,54 +27,54 @@ struct Entry {
     workspace_id: String,
     /// Each open socket, and whether it said it is away.
     sockets: HashMap<u64, bool>,
+    /// What the workspace was last told.
+    announced: Status,
     going_offline: Option<JoinHandle<()>>,
 }
 
-impl Entry {
-    fn status(&self) -> Status {
-        match self.sockets.values().all(|away| *away) {
-            true => Status::Away,
-            false => Status::Online,
-        }
-    }
-}
-
 impl Presence {
-    /// A socket of `member_id` opened: announces the member online (or away, if their other
-    /// sockets all are).
-    pub async fn connect(&self, hub: &Hub, workspace_id: &str, member_id: &str, socket: u64) {
-        let status = {
-            let mut members = self.members.lock().expect("never poisoned");
-            let entry = members
-                .entry(member_id.to_owned())
-                .or_insert_with(|| Entry {
-                    workspace_id: workspace_id.to_owned(),
-                    sockets: HashMap::new(),
-                    going_offline: None,
-                });
+    /// A socket of `member_id` opened; true when that changed the member's status (which is
+    /// then announced to the workspace).
+    pub async fn connect(
+        &self,
+        hub: &Hub,
+        workspace_id: &str,
+        member_id: &str,
+        socket: u64,
+    ) -> bool {
+        let change = self.update(member_id, Some(workspace_id), |entry| {
             if let Some(timer) = entry.going_offline.take() {
                 timer.abort();
             }
             entry.sockets.insert(socket, false);
-            entry.status()
-        };
-        announce(hub, workspace_id, member_id, status).await;
+        });
+        match change {
+            Some((workspace_id, status)) => {
+                announce(hub, &workspace_id, member_id, status).await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// A socket said `presence.away` (`away`) or `presence.back`; announces a change.
     pub async fn set_away(&self, hub: &Hub, member_id: &str, socket: u64, away: bool) {
-        let changed = {
-            let mut members = self.members.lock().expect("never poisoned");
-            members.get_mut(member_id).and_then(|entry| {
-                let before = entry.status();
-                entry.sockets.insert(socket, away);
-                let after = entry.status();
-                (before != after).then(|| (entry.workspace_id.clone(), after))
-            })
-        };
-        if let Some((workspace_id, status)) = changed {
+        let change = self.update(member_id, None, |entry| {
+            if let Some(state) = entry.sockets.get_mut(&socket) {
+                *state = away;
+            }
+        });
+        if let Some((workspace_id, status)) = change {
             announce(hub, &workspace_id, member_id, status).await;
         }
+    }
+
+    /// The member's status as last announced.
+    pub fn status(&self, member_id: &str) -> Status {
+        let members = self.members.lock().expect("never poisoned");
+        members
+            .get(member_id)
+            .map_or(Status::Offline, |entry| entry.announced)
     }
 
     /// A socket closed: after the grace period without another, the member goes offline.
@@ -100,6 +101,38 @@ impl Presence {
                 announce(&hub, &entry.workspace_id, &member_id, Status::Offline).await;
             }
         }));
+    }
+
+    /// Applies `change` to the member's entry (created in `new_in` when missing, if given)
+    /// and returns the status to announce, if it differs from the last one announced.
+    fn update(
+        &self,
+        member_id: &str,
+        new_in: Option<&str>,
+        change: impl FnOnce(&mut Entry),
+    ) -> Option<(String, Status)> {
+        let mut members = self.members.lock().expect("never poisoned");
+        if !members.contains_key(member_id) {
+            let workspace_id = new_in?;
+            let entry = Entry {
+                workspace_id: workspace_id.to_owned(),
+                sockets: HashMap::new(),
+                announced: Status::Offline,
+                going_offline: None,
+            };
+            members.insert(member_id.to_owned(), entry);
+        }
+        let entry = members.get_mut(member_id)?;
+        change(entry);
+        let status = match entry.sockets.values().all(|away| *away) {
+            _ if entry.sockets.is_empty() => return None,
+            true => Status::Away,
+            false => Status::Online,
+        };
+        (status != entry.announced).then(|| {
+            entry.announced = status;
+            (entry.workspace_id.clone(), status)
+        })
     }
 }
 

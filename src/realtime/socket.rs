@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use poem::http::StatusCode;
-use poem::web::websocket::{Message, WebSocket, WebSocketStream};
+use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use serde::Deserialize;
@@ -26,11 +26,6 @@ use crate::workspaces::access::Access;
 const QUEUE: usize = 256;
 /// The server pings this often; a socket that did not answer the previous ping is closed.
 const PING_EVERY: Duration = Duration::from_secs(25);
-/// Upgrades one client IP may make per minute (a reconnect storm stays bounded).
-const UPGRADES_PER_IP: Limit = Limit {
-    hits: 120,
-    window: Duration::from_secs(60),
-};
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 
@@ -38,6 +33,17 @@ static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 struct Params {
     workspace: Option<String>,
     token: Option<String>,
+}
+
+/// Small buffers (tungstenite's defaults are 128 KiB each way, per socket) and small frames:
+/// clients only ever send a few bytes, and what the server sends is a queue of small texts.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(Some(64 * 1024))
+        .max_frame_size(Some(64 * 1024))
 }
 
 /// Who a socket belongs to.
@@ -57,11 +63,11 @@ pub async fn upgrade(
         return ApiError::no_route().into_response();
     };
     let ip = client_ip(&state.settings, req).unwrap_or_default();
-    if let Err(retry_after) = state
-        .rate_limiter
-        .hit(&format!("ws:ip:{ip}"), UPGRADES_PER_IP)
-        .await
-    {
+    let per_ip = Limit {
+        hits: state.settings.auth.ws_upgrades_per_minute,
+        window: Duration::from_secs(60),
+    };
+    if let Err(retry_after) = state.rate_limiter.hit(&format!("ws:ip:{ip}"), per_ip).await {
         return ApiError::too_many_requests(retry_after.as_secs()).into_response();
     }
     let member = match authorize(&state, req, params).await {
@@ -70,7 +76,8 @@ pub async fn upgrade(
         Err(err) => return err.into_response(),
     };
     let state = state.0.clone();
-    ws.on_upgrade(move |socket| serve(state, socket, member))
+    ws.config(socket_config())
+        .on_upgrade(move |socket| serve(state, socket, member))
         .into_response()
 }
 
@@ -116,28 +123,31 @@ async fn serve(state: AppState, socket: WebSocketStream, member: Member) {
     };
     let socket_id = NEXT_SOCKET.fetch_add(1, Ordering::Relaxed);
     let member_id = member.member_id.as_str();
-    realtime
+    let announced = realtime
         .presence
         .connect(&realtime.hub, &member.workspace_id, member_id, socket_id)
         .await;
-
-    // As in the Node API, the socket's own `presence.update` comes first, then `hello`.
-    let announced = sleep(Duration::from_secs(1));
-    tokio::pin!(announced);
-    loop {
-        tokio::select! {
-            message = attachment.messages.recv() => {
-                let Some(message) = message else { break };
-                let own = message.contains("presence.update") && message.contains(member_id);
-                if sink.send(Message::Text(message.to_string())).await.is_err() {
-                    break;
+    // As in the Node API, the socket's own `presence.update` comes first, then `hello`: the
+    // announcement coming back through the hub, or, for a member already online, told directly.
+    if announced {
+        let echo = sleep(Duration::from_secs(1));
+        tokio::pin!(echo);
+        loop {
+            tokio::select! {
+                message = attachment.messages.recv() => {
+                    let Some(message) = message else { break };
+                    let own = message.contains("presence.update") && message.contains(member_id);
+                    if sink.send(Message::Text(message.to_string())).await.is_err() || own {
+                        break;
+                    }
                 }
-                if own {
-                    break;
-                }
+                _ = &mut echo => break,
             }
-            _ = &mut announced => break,
         }
+    } else {
+        let status = realtime.presence.status(member_id);
+        let own = protocol::presence(member_id, status, chrono::Utc::now());
+        let _ = sink.send(Message::Text(own)).await;
     }
     let mut open = sink
         .send(Message::Text(protocol::hello(member_id)))

@@ -235,3 +235,23 @@ async fn a_socket_hears_presence_then_hello_then_every_change_to_its_workspace()
     assert_eq!(deleted.status(), 204);
     assert!(closes(&mut ada).await);
 }
+
+/// A member already online opening another socket (a second tab) is told their presence
+/// directly; the workspace hears nothing, so many sockets never make a storm of updates.
+#[tokio::test]
+async fn another_socket_of_an_online_member_changes_nothing_for_the_others() {
+    let app = &TestApp::spawn().await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    let cookie = Some(workspace.owner.cookie.as_str());
+    let mut first_tab = connect(app, "?workspace=acme", cookie).await.unwrap();
+    next_of(&mut first_tab, "hello").await;
+    let mut second_tab = connect(app, "?workspace=acme", cookie).await.unwrap();
+    let presence = first(&mut second_tab).await;
+    assert_eq!(
+        (presence["type"].as_str(), presence["status"].as_str()),
+        (Some("presence.update"), Some("online"))
+    );
+    assert_eq!(first(&mut second_tab).await["type"], "hello");
+    let quiet = tokio::time::timeout(Duration::from_millis(300), first_tab.next()).await;
+    assert!(quiet.is_err(), "the first tab heard {quiet:?}");
+}
