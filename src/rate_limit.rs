@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::error::{ApiError, ApiResult};
+
 /// A fixed budget of hits per key per window.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -16,6 +18,14 @@ pub struct Limit {
 pub trait RateLimiter: Send + Sync + 'static {
     /// Counts a hit on `key`; `Err(retry_after)` when the budget is spent.
     async fn hit(&self, key: &str, limit: Limit) -> Result<(), Duration>;
+}
+
+/// Counts a hit on `key`; 429 with `Retry-After` once `limit` is spent.
+pub async fn spend(limiter: &dyn RateLimiter, key: &str, limit: Limit) -> ApiResult<()> {
+    limiter
+        .hit(key, limit)
+        .await
+        .map_err(|retry_after| ApiError::too_many_requests(retry_after.as_secs()))
 }
 
 /// Counts in this process only: limits are per instance.

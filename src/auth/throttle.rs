@@ -5,8 +5,8 @@ use poem::Request;
 
 use super::address::EmailAddress;
 use super::request_meta::client_ip;
-use crate::error::{ApiError, ApiResult};
-use crate::rate_limit::Limit;
+use crate::error::ApiResult;
+use crate::rate_limit::{Limit, spend};
 use crate::state::AppState;
 
 /// A route's budgets: one per client IP, one per email address.
@@ -68,9 +68,7 @@ pub async fn check(
             budget.per_email,
         ),
     ] {
-        if let Err(retry_after) = state.rate_limiter.hit(&key, limit).await {
-            return Err(ApiError::too_many_requests(retry_after.as_secs()));
-        }
+        spend(state.rate_limiter.as_ref(), &key, limit).await?;
     }
     Ok(())
 }

@@ -23,6 +23,13 @@ impl RequestContext {
         req.extensions().get::<Arc<RequestContext>>()
     }
 
+    /// Names, for the request log, the workspace the request acts in.
+    pub fn record_workspace(req: &Request, slug: &str) {
+        if let Some(context) = Self::of(req) {
+            let _ = context.workspace.set(slug.to_owned());
+        }
+    }
+
     /// Queues a `Set-Cookie` header value for the response.
     pub fn set_cookie(&self, cookie: String) {
         self.cookies.lock().expect("never poisoned").push(cookie);

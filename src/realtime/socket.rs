@@ -18,7 +18,7 @@ use super::{member_channel, workspace_channel};
 use crate::auth::request_meta::client_ip;
 use crate::auth::session::{presented_token, resolve_token};
 use crate::error::ApiError;
-use crate::rate_limit::Limit;
+use crate::rate_limit::{Limit, spend};
 use crate::state::AppState;
 use crate::workspaces::access::Access;
 
@@ -67,8 +67,9 @@ pub async fn upgrade(
         hits: state.settings.auth.ws_upgrades_per_minute,
         window: Duration::from_secs(60),
     };
-    if let Err(retry_after) = state.rate_limiter.hit(&format!("ws:ip:{ip}"), per_ip).await {
-        return ApiError::too_many_requests(retry_after.as_secs()).into_response();
+    let key = format!("ws:ip:{ip}");
+    if let Err(refused) = spend(state.rate_limiter.as_ref(), &key, per_ip).await {
+        return refused.into_response();
     }
     let member = match authorize(&state, req, params).await {
         Ok(Some(member)) => member,

@@ -53,9 +53,7 @@ impl Access {
         let Some((workspace, membership, role)) = found else {
             return Err(ApiError::not_found("workspace"));
         };
-        if let Some(context) = RequestContext::of(req) {
-            let _ = context.workspace.set(workspace.slug.clone());
-        }
+        RequestContext::record_workspace(req, &workspace.slug);
         match (membership, role) {
             (Some(me), Some(my_role)) => Ok(Self {
                 permissions: Permissions::from_stored(&my_role.permissions),

@@ -22,7 +22,7 @@ use crate::auth::links::encode_uri_component;
 use crate::auth::tokens::hash_token;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
-use crate::rate_limit::Limit;
+use crate::rate_limit::{Limit, spend};
 use crate::state::AppState;
 
 /// Invitation mails one workspace may send per hour.
@@ -101,9 +101,7 @@ pub async fn throttle(state: &AppState, workspace_id: &str, email: &str) -> ApiR
         (format!("invite:workspace:{workspace_id}"), PER_WORKSPACE),
         (format!("invite:email:{email}"), PER_ADDRESS),
     ] {
-        if let Err(retry_after) = state.rate_limiter.hit(&key, limit).await {
-            return Err(ApiError::too_many_requests(retry_after.as_secs()));
-        }
+        spend(state.rate_limiter.as_ref(), &key, limit).await?;
     }
     Ok(())
 }

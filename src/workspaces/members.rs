@@ -16,6 +16,7 @@ use super::entities::{member, role};
 use super::events::{Change, WorkspaceEvent};
 use super::roles;
 use crate::auth::entities::user;
+use crate::db::escape_like;
 use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::ids::new_id;
 use crate::time::iso;
@@ -91,14 +92,7 @@ pub fn contains_pattern(query: &str) -> Option<LikeExpr> {
     if query.is_empty() {
         return None;
     }
-    let escaped: String = query
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
+    let escaped = escape_like(&query.to_lowercase());
     Some(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 

@@ -10,19 +10,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, count_rows, invite_token, json_of};
-
-async fn code(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body = json_of(response).await;
-    (
-        status,
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
+use crate::helpers::{TestApp, count_rows, error_code, invite_token, json_of};
 
 #[tokio::test]
 async fn an_invitation_is_accepted_once_by_the_user_it_was_sent_to() {
@@ -75,7 +63,7 @@ async fn an_invitation_is_accepted_once_by_the_user_it_was_sent_to() {
         .await
     };
     let eve = app.sign_in("eve@example.com").await;
-    let (status, error) = code(accept(eve.cookie.clone(), token.clone()).await).await;
+    let (status, error) = error_code(accept(eve.cookie.clone(), token.clone()).await).await;
     assert_eq!((status, error.as_str()), (409, "invite.email_mismatch"));
 
     let bob = app.sign_in("bob@example.com").await;
@@ -91,7 +79,7 @@ async fn an_invitation_is_accepted_once_by_the_user_it_was_sent_to() {
         other => panic!("{other:?}"),
     }
 
-    let (status, error) = code(accept(bob.cookie.clone(), token.clone()).await).await;
+    let (status, error) = error_code(accept(bob.cookie.clone(), token.clone()).await).await;
     assert_eq!(
         (status, error.as_str()),
         (401, "unauthorized"),
@@ -107,7 +95,8 @@ async fn an_invitation_is_accepted_once_by_the_user_it_was_sent_to() {
         "/v1/workspaces/acme/invites/{}",
         invite["id"].as_str().unwrap()
     );
-    let (status, error) = code(app.send_as(Method::DELETE, &path, Some(owner), None).await).await;
+    let (status, error) =
+        error_code(app.send_as(Method::DELETE, &path, Some(owner), None).await).await;
     assert_eq!((status, error.as_str()), (409, "invite.accepted"));
 }
 
@@ -170,7 +159,7 @@ async fn inviting_follows_the_rules() {
         ),
     ];
     for (cookie, body, status, expected) in cases {
-        let (got, error) = code(invite(cookie, body.clone()).await).await;
+        let (got, error) = error_code(invite(cookie, body.clone()).await).await;
         assert_eq!((got, error.as_str()), (status, expected), "{body}");
     }
     let listed = app
@@ -276,7 +265,10 @@ async fn revoked_and_expired_invitations_cannot_be_accepted() {
             None,
         )
         .await;
-    assert_eq!(code(missing).await, (404, "invite.not_found".to_owned()));
+    assert_eq!(
+        error_code(missing).await,
+        (404, "invite.not_found".to_owned())
+    );
 
     let token = app.invite(&workspace, "cy@example.com", None).await;
     invite::Entity::update_many()
@@ -313,7 +305,7 @@ async fn accepting_checks_the_body_before_the_session() {
             Some(json!({"token": "short"})),
         )
         .await;
-    assert_eq!(code(short).await, (400, "validation".to_owned()));
+    assert_eq!(error_code(short).await, (400, "validation".to_owned()));
     let signed_out = app
         .send_as(
             Method::POST,
@@ -322,7 +314,10 @@ async fn accepting_checks_the_body_before_the_session() {
             Some(json!({"token": "long-enough-token"})),
         )
         .await;
-    assert_eq!(code(signed_out).await, (401, "unauthorized".to_owned()));
+    assert_eq!(
+        error_code(signed_out).await,
+        (401, "unauthorized".to_owned())
+    );
     let bob = app.sign_in("bob@example.com").await;
     let unknown = app
         .send_as(
@@ -332,5 +327,5 @@ async fn accepting_checks_the_body_before_the_session() {
             Some(json!({"token": "long-enough-token"})),
         )
         .await;
-    assert_eq!(code(unknown).await, (401, "unauthorized".to_owned()));
+    assert_eq!(error_code(unknown).await, (401, "unauthorized".to_owned()));
 }

@@ -8,19 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::helpers::{TestApp, json_of};
-
-async fn code(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body = json_of(response).await;
-    (
-        status,
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
+use crate::helpers::{TestApp, error_code, json_of};
 
 fn next_event(events: &mut broadcast::Receiver<Arc<WorkspaceEvent>>) -> Arc<WorkspaceEvent> {
     events.try_recv().expect("an event was published")
@@ -87,17 +75,18 @@ async fn removing_a_member_follows_the_ownership_rules() {
         }
     };
 
-    let (status, error) = code(remove(&member.session.cookie, &admin.member_id).await).await;
+    let (status, error) = error_code(remove(&member.session.cookie, &admin.member_id).await).await;
     assert_eq!((status, error.as_str()), (403, "permission.denied"));
     let (status, error) =
-        code(remove(&admin.session.cookie, &workspace.owner_member_id).await).await;
+        error_code(remove(&admin.session.cookie, &workspace.owner_member_id).await).await;
     assert_eq!((status, error.as_str()), (403, "role.owner_mint_forbidden"));
-    let (status, error) = code(remove(&owner, &workspace.owner_member_id).await).await;
+    let (status, error) = error_code(remove(&owner, &workspace.owner_member_id).await).await;
     assert_eq!((status, error.as_str()), (409, "member.cannot_remove_self"));
     let (status, error) =
-        code(remove(&owner, "wsrole_0123456789abcdef0123456789abcdef").await).await;
+        error_code(remove(&owner, "wsrole_0123456789abcdef0123456789abcdef").await).await;
     assert_eq!((status, error.as_str()), (400, "validation"));
-    let (status, error) = code(remove(&owner, "mbr_0123456789abcdef0123456789abcdef").await).await;
+    let (status, error) =
+        error_code(remove(&owner, "mbr_0123456789abcdef0123456789abcdef").await).await;
     assert_eq!((status, error.as_str()), (404, "member.not_found"));
 
     let mut events = app.events.subscribe();
@@ -181,14 +170,14 @@ async fn changing_roles_follows_the_ownership_rules() {
         ),
     ];
     for (cookie, member_id, role_id, status, expected) in cases {
-        let (got, error) = code(change(cookie, member_id, role_id).await).await;
+        let (got, error) = error_code(change(cookie, member_id, role_id).await).await;
         assert_eq!(
             (got, error.as_str()),
             (status, expected),
             "{member_id} → {role_id}"
         );
     }
-    let (status, error) = code(change(&owner, &member.member_id, "role_1").await).await;
+    let (status, error) = error_code(change(&owner, &member.member_id, "role_1").await).await;
     assert_eq!((status, error.as_str()), (400, "validation"));
 
     let mut events = app.events.subscribe();
@@ -342,10 +331,11 @@ async fn custom_roles_are_created_edited_and_deleted_within_the_rules() {
         ),
         (json!({"name": "X"}), 400, "validation"),
     ] {
-        let (got, error) = code(send(Method::POST, "", &owner, Some(body.clone())).await).await;
+        let (got, error) =
+            error_code(send(Method::POST, "", &owner, Some(body.clone())).await).await;
         assert_eq!((got, error.as_str()), (status, expected), "{body}");
     }
-    let (status, error) = code(
+    let (status, error) = error_code(
         send(
             Method::POST,
             "",
@@ -399,7 +389,8 @@ async fn custom_roles_are_created_edited_and_deleted_within_the_rules() {
         ),
         (&path, json!({"name": "admin"}), 409, "role.name_taken"),
     ] {
-        let (got, error) = code(send(Method::PATCH, path, &owner, Some(body.clone())).await).await;
+        let (got, error) =
+            error_code(send(Method::PATCH, path, &owner, Some(body.clone())).await).await;
         assert_eq!((got, error.as_str()), (status, expected), "{path} {body}");
     }
     let admin = send(
@@ -425,9 +416,9 @@ async fn custom_roles_are_created_edited_and_deleted_within_the_rules() {
         )
         .await;
     assert_eq!(moved.status(), 204);
-    let (status, error) = code(send(Method::DELETE, &path, &owner, None).await).await;
+    let (status, error) = error_code(send(Method::DELETE, &path, &owner, None).await).await;
     assert_eq!((status, error.as_str()), (409, "role.in_use"));
-    let (status, error) = code(send(Method::DELETE, &admin_role, &owner, None).await).await;
+    let (status, error) = error_code(send(Method::DELETE, &admin_role, &owner, None).await).await;
     assert_eq!((status, error.as_str()), (409, "role.system_undeletable"));
     let back = app
         .send_as(
@@ -444,7 +435,7 @@ async fn custom_roles_are_created_edited_and_deleted_within_the_rules() {
     assert!(
         matches!(&*next_event(&mut events), WorkspaceEvent::RoleDeleted { role_id: id, .. } if *id == role_id)
     );
-    let (status, error) = code(send(Method::DELETE, &path, &owner, None).await).await;
+    let (status, error) = error_code(send(Method::DELETE, &path, &owner, None).await).await;
     assert_eq!((status, error.as_str()), (404, "role.not_found"));
 
     let roles = json_of(

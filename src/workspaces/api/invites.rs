@@ -167,9 +167,7 @@ impl InvitesApi {
         let mut change = Change::begin(&state.db).await?;
         let (workspace, member) = invites::accept(&mut change, &caller.0.user, &body.token).await?;
         change.commit(&state.events).await?;
-        if let Some(context) = RequestContext::of(req) {
-            let _ = context.workspace.set(workspace.slug.clone());
-        }
+        RequestContext::record_workspace(req, &workspace.slug);
         Ok(Json(Accepted {
             workspace: WorkspaceDto::from(&workspace),
             member: Some(member),

@@ -8,10 +8,11 @@ use super::Done;
 use crate::auth::address::EmailAddress;
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
+use crate::http::request_context::RequestContext;
 use crate::http::serde_json_body::SerdeJson;
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
-use crate::rate_limit::Limit;
+use crate::rate_limit::{Limit, spend};
 use crate::state::AppState;
 use crate::workspaces::access::Access;
 use crate::workspaces::dto::{InviteDto, MemberDto, WorkspaceDto};
@@ -85,17 +86,13 @@ impl WorkspacesApi {
         }
         let slug = service::normalize_slug(&body.slug)?;
         let key = format!("workspace-open:user:{}", owner.id);
-        if let Err(retry_after) = state.rate_limiter.hit(&key, OPENED_PER_HOUR).await {
-            return Err(ApiError::too_many_requests(retry_after.as_secs()));
-        }
+        spend(state.rate_limiter.as_ref(), &key, OPENED_PER_HOUR).await?;
         let emails = body.0.invites.unwrap_or_default();
         let ttl = state.settings.auth.invite_ttl;
         let mut change = Change::begin(&state.db).await?;
         let opened = service::open(&mut change, &owner, name, slug, &emails, ttl).await?;
         change.commit(&state.events).await?;
-        if let Some(context) = crate::http::request_context::RequestContext::of(req) {
-            let _ = context.workspace.set(opened.workspace.slug.clone());
-        }
+        RequestContext::record_workspace(req, &opened.workspace.slug);
         let response = OpenedWorkspace {
             workspace: WorkspaceDto::from(&opened.workspace),
             you: Some(opened.you),

@@ -19,6 +19,7 @@ use crate::auth::entities::{session as sessions, user};
 use crate::auth::password::{NewPassword, Password};
 use crate::auth::session::{self, Authenticated};
 use crate::auth::{credentials, password, permissions, users};
+use crate::db;
 use crate::error::{ApiError, AuthResult};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
@@ -199,14 +200,6 @@ fn parse_role(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-/// `%` and `_` in a search are literal.
-fn escape_like(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 #[OpenApi(tag = "ApiTags::Admin")]
 impl AdminUsersApi {
     /// List users
@@ -250,7 +243,7 @@ impl AdminUsersApi {
                 SearchField::Email => user::Column::Email,
                 SearchField::Name => user::Column::Name,
             };
-            let value = escape_like(&value.to_lowercase());
+            let value = db::escape_like(&value.to_lowercase());
             let pattern = match search_operator.0.unwrap_or(SearchOperator::Contains) {
                 SearchOperator::Contains => format!("%{value}%"),
                 SearchOperator::StartsWith => format!("{value}%"),
