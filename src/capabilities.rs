@@ -4,8 +4,12 @@
 use std::sync::Arc;
 
 use orbit_email::Mailer;
+use orbit_realtime::Hub;
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
 
 use crate::config::Settings;
+use crate::rate_limit::{InMemoryRateLimiter, RateLimiter, RedisRateLimiter};
 
 /// One row of the boot table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,22 +26,64 @@ pub struct CapabilityStatus {
 #[derive(Clone)]
 pub struct Capabilities {
     pub mailer: Arc<dyn Mailer>,
+    /// The realtime hub, on the bus between instances.
+    pub hub: Arc<Hub>,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    /// The same limiter when it counts in Redis, for the checks.
+    shared_limiter: Option<Arc<RedisRateLimiter>>,
 }
 
 impl Capabilities {
-    pub fn from_settings(settings: &Settings, http: reqwest::Client) -> anyhow::Result<Self> {
+    /// Chooses every backend. Those on a server connect in the background: the app boots
+    /// while one is down (`/ready` says so) and recovers by itself when it answers.
+    pub async fn connect(
+        settings: &Settings,
+        http: reqwest::Client,
+        db: &DatabaseConnection,
+    ) -> anyhow::Result<Self> {
+        let mailer = orbit_email::from_settings(&settings.email, http)?;
+        let hub = crate::realtime::connect_hub(settings, db).await?;
+        let shared_limiter = match &settings.realtime.redis_url {
+            Some(url) => Some(Arc::new(
+                RedisRateLimiter::new(url.expose_secret())
+                    .map_err(|err| anyhow::anyhow!("REDIS_URL: {err}"))?,
+            )),
+            None => None,
+        };
+        let rate_limiter: Arc<dyn RateLimiter> = match &shared_limiter {
+            Some(limiter) => limiter.clone(),
+            None => Arc::new(InMemoryRateLimiter::default()),
+        };
         Ok(Self {
-            mailer: orbit_email::from_settings(&settings.email, http)?,
+            mailer,
+            hub,
+            rate_limiter,
+            shared_limiter,
         })
     }
 
     pub fn statuses(&self) -> Vec<CapabilityStatus> {
-        vec![CapabilityStatus {
-            name: "email",
-            backend: self.mailer.backend(),
-            enabled: self.mailer.delivers(),
-            enable_with: orbit_email::ENABLE_VARS,
-        }]
+        let bus = self.hub.bus();
+        vec![
+            CapabilityStatus {
+                name: "email",
+                backend: self.mailer.backend(),
+                enabled: self.mailer.delivers(),
+                enable_with: orbit_email::ENABLE_VARS,
+            },
+            CapabilityStatus {
+                name: "realtime",
+                backend: bus.backend(),
+                enabled: bus.crosses_instances(),
+                enable_with: &["NATS_URL", "REDIS_URL", "a Postgres DATABASE_URL"],
+            },
+            CapabilityStatus {
+                name: "ratelimit",
+                backend: self.rate_limiter.backend(),
+                enabled: self.shared_limiter.is_some(),
+                enable_with: &["REDIS_URL"],
+            },
+        ]
     }
 
     /// Probes every enabled backend; `orbit doctor` fails when one does not answer.
@@ -47,7 +93,23 @@ impl Capabilities {
             let email = self.mailer.check().await.map_err(|err| err.to_string());
             results.push(("email", email));
         }
+        if let Some(bus) = self.realtime_check().await {
+            results.push(("realtime", bus));
+        }
+        if let Some(limiter) = &self.shared_limiter {
+            let ping = limiter.ping().await.map_err(|err| err.to_string());
+            results.push(("ratelimit", ping));
+        }
         results
+    }
+
+    /// Whether the bus between instances answers (`None` in-process, where nothing can fail).
+    pub async fn realtime_check(&self) -> Option<Result<(), String>> {
+        let bus = self.hub.bus();
+        if !bus.crosses_instances() {
+            return None;
+        }
+        Some(bus.ping().await.map_err(|err| err.message))
     }
 
     /// Logs the boot table, one line per capability.
@@ -57,14 +119,14 @@ impl Capabilities {
                 true => tracing::info!(
                     capability = status.name,
                     backend = status.backend,
-                    "{:<8} {:<10} enabled",
+                    "{:<9} {:<10} enabled",
                     status.name,
                     status.backend
                 ),
                 false => tracing::warn!(
                     capability = status.name,
                     backend = status.backend,
-                    "{:<8} {:<10} fallback; enable with {}",
+                    "{:<9} {:<10} fallback; enable with {}",
                     status.name,
                     status.backend,
                     status.enable_with.join(" + ")

@@ -56,6 +56,7 @@ pub struct Settings {
     pub origins: Origins,
     pub log: LogSettings,
     pub email: EmailSettings,
+    pub realtime: RealtimeSettings,
     /// Largest request body accepted anywhere, in bytes.
     pub body_limit_bytes: usize,
     /// How long in-flight requests may run after SIGTERM before the process exits anyway.
@@ -91,6 +92,34 @@ impl DatabaseSettings {
     pub fn is_sqlite(&self) -> bool {
         self.url.expose_secret().starts_with("sqlite:")
     }
+
+    pub fn is_postgres(&self) -> bool {
+        let url = self.url.expose_secret();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RealtimeSettings {
+    /// `REALTIME_BACKEND`; `None` (auto) picks NATS, else Redis, else Postgres, else in-process.
+    pub backend: Option<BusBackend>,
+    /// `REDIS_URL`: the realtime bus (unless NATS is set) and the shared rate limiter.
+    pub redis_url: Option<SecretString>,
+    /// `NATS_URL`: the realtime bus.
+    pub nats_url: Option<SecretString>,
+    /// How long a member stays online after their last socket closed
+    /// (`PRESENCE_OFFLINE_GRACE_SECS`, 30).
+    pub offline_grace: Duration,
+    /// How often each socket is pinged and its session checked again (`WS_PING_SECS`, 25).
+    pub ping_every: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusBackend {
+    InProcess,
+    Postgres,
+    Redis,
+    Nats,
 }
 
 #[derive(Debug, Clone)]
@@ -297,6 +326,7 @@ impl Vars {
         let origins = self.origins(env);
         let log = self.log(env);
         let email = self.email(env);
+        let realtime = self.realtime(&database);
         let body_limit_bytes = self.parse("BODY_LIMIT_BYTES", 1 << 20, "a number of bytes");
         let shutdown_secs = self.parse("SHUTDOWN_TIMEOUT_SECS", 8u64, "a number of seconds");
         Settings {
@@ -308,6 +338,7 @@ impl Vars {
             origins,
             log,
             email,
+            realtime,
             body_limit_bytes,
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             warnings: std::mem::take(&mut self.warnings),
@@ -461,6 +492,60 @@ impl Vars {
                 .push(format!("RUST_LOG is not a valid filter (got {filter:?})"));
         }
         LogSettings { format, filter }
+    }
+
+    fn realtime(&mut self, database: &DatabaseSettings) -> RealtimeSettings {
+        let redis_url = self
+            .get("REDIS_URL")
+            .map(|url| SecretString::from(url.to_owned()));
+        let nats_url = self
+            .get("NATS_URL")
+            .map(|url| SecretString::from(url.to_owned()));
+        let backend = match self.get("REALTIME_BACKEND") {
+            None | Some("auto") => None,
+            Some("in-process") => Some(BusBackend::InProcess),
+            Some("postgres") => Some(BusBackend::Postgres),
+            Some("redis") => Some(BusBackend::Redis),
+            Some("nats") => Some(BusBackend::Nats),
+            Some(other) => {
+                self.problems.push(format!(
+                    "REALTIME_BACKEND must be auto, in-process, postgres, redis or nats (got {other:?})"
+                ));
+                None
+            }
+        };
+        let missing = match backend {
+            Some(BusBackend::Redis) if redis_url.is_none() => Some("REDIS_URL"),
+            Some(BusBackend::Nats) if nats_url.is_none() => Some("NATS_URL"),
+            Some(BusBackend::Postgres) if !database.is_postgres() => {
+                Some("a Postgres DATABASE_URL")
+            }
+            _ => None,
+        };
+        if let Some(missing) = missing {
+            self.problems.push(format!(
+                "REALTIME_BACKEND={} needs {missing}",
+                self.get("REALTIME_BACKEND").unwrap_or_default()
+            ));
+        }
+        let grace = self.parse("PRESENCE_OFFLINE_GRACE_SECS", 30u64, "a number of seconds");
+        if grace > 600 {
+            self.problems.push(format!(
+                "PRESENCE_OFFLINE_GRACE_SECS must be at most 600 (got {grace})"
+            ));
+        }
+        let ping = self.parse("WS_PING_SECS", 25u64, "a number of seconds");
+        if !(1..=300).contains(&ping) {
+            self.problems
+                .push(format!("WS_PING_SECS must be 1 to 300 (got {ping})"));
+        }
+        RealtimeSettings {
+            backend,
+            redis_url,
+            nats_url,
+            offline_grace: Duration::from_secs(grace),
+            ping_every: Duration::from_secs(ping),
+        }
     }
 
     fn email(&mut self, env: AppEnv) -> EmailSettings {

@@ -84,14 +84,13 @@ async fn serve() -> anyhow::Result<()> {
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
-    let capabilities = Capabilities::from_settings(&settings, http_client())?;
-    capabilities.log_boot_table();
-
     let db = db::connect(&settings.database).await?;
     if settings.database.is_sqlite() {
         tracing::info!("embedded SQLite database: applying pending migrations");
         db::migrate_up(&db).await?;
     }
+    let capabilities = Capabilities::connect(&settings, http_client(), &db).await?;
+    capabilities.log_boot_table();
     let (acceptor, addr) = server::bind(([0, 0, 0, 0], settings.port).into()).await?;
     tracing::info!(
         %addr,
@@ -124,8 +123,8 @@ async fn migrate(action: MigrateAction) -> anyhow::Result<()> {
 
 async fn doctor() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    let capabilities = Capabilities::from_settings(&settings, http_client())?;
     let db = db::connect(&settings.database).await?;
+    let capabilities = Capabilities::connect(&settings, http_client(), &db).await?;
     println!("environment: {}", settings.env.as_str());
     println!(
         "{:<10} {:<10} {:<12} NOTE",

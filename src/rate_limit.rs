@@ -1,11 +1,15 @@
-//! Request rate limits, behind a trait so a shared backend (Redis) can replace the in-memory
-//! one when several instances must agree.
+//! Request rate limits, behind a trait: counted in memory (per instance), or in Redis when
+//! `REDIS_URL` is set, so that every instance spends the same budget.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::{ApiError, ApiResult};
+
+mod redis;
+
+pub use redis::RedisRateLimiter;
 
 /// A fixed budget of hits per key per window.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +20,9 @@ pub struct Limit {
 
 #[async_trait::async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
+    /// `memory` or `redis`.
+    fn backend(&self) -> &'static str;
+
     /// Counts a hit on `key`; `Err(retry_after)` when the budget is spent.
     async fn hit(&self, key: &str, limit: Limit) -> Result<(), Duration>;
 }
@@ -45,6 +52,10 @@ const SWEEP_ABOVE: usize = 10_000;
 
 #[async_trait::async_trait]
 impl RateLimiter for InMemoryRateLimiter {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
     async fn hit(&self, key: &str, limit: Limit) -> Result<(), Duration> {
         let now = Instant::now();
         let mut windows = self.windows.lock().expect("never poisoned");

@@ -6,7 +6,7 @@ use crate::auth::dev_links::LastMagicLinks;
 use crate::auth::session_lookups::SessionLookups;
 use crate::capabilities::Capabilities;
 use crate::config::Settings;
-use crate::rate_limit::{InMemoryRateLimiter, RateLimiter};
+use crate::rate_limit::RateLimiter;
 use crate::realtime::Realtime;
 use crate::workspaces::events::DomainEvents;
 
@@ -30,20 +30,19 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: Settings, db: DatabaseConnection, capabilities: Capabilities) -> Self {
-        if settings.env.is_production() {
-            tracing::warn!("rate limits are counted per instance (in memory)");
-        }
         let dev_links = (!settings.env.is_production()).then(Arc::default);
         let session_lookups = SessionLookups::start(db.clone());
         let events = DomainEvents::default();
+        let offline_grace = settings.realtime.offline_grace;
+        let realtime = Realtime::start(capabilities.hub.clone(), &events, offline_grace);
         Self {
             settings: Arc::new(settings),
             db,
+            rate_limiter: capabilities.rate_limiter.clone(),
             capabilities,
-            rate_limiter: Arc::new(InMemoryRateLimiter::default()),
             session_lookups,
             dev_links,
-            realtime: Realtime::start(&events),
+            realtime,
             events,
         }
     }

@@ -99,7 +99,7 @@ pub async fn resolve_token(
         return Ok(None);
     };
     let now = Utc::now();
-    if session.expires_at <= now || users::is_banned(&user, now) {
+    if !is_live(&session, &user, now) {
         return Ok(None);
     }
     let session = slide(state, req, session, &token, now).await?;
@@ -111,6 +111,17 @@ pub async fn resolve_token(
         user,
         token,
     }))
+}
+
+fn is_live(session: &session::Model, user: &user::Model, now: DateTime<Utc>) -> bool {
+    session.expires_at > now && !users::is_banned(user, now)
+}
+
+/// Whether the session of the token hashing to `token_hash` still opens: not signed out,
+/// revoked, expired, nor its user banned or deleted. (Long-lived sockets ask again.)
+pub async fn still_open(state: &AppState, token_hash: String) -> ApiResult<bool> {
+    let found = state.session_lookups.find(token_hash).await?;
+    Ok(found.is_some_and(|(session, user)| is_live(&session, &user, Utc::now())))
 }
 
 /// Ends every session matching `condition`.

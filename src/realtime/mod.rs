@@ -7,7 +7,14 @@ pub mod socket;
 
 use std::sync::Arc;
 
-use orbit_realtime::{Bus, Hub, InProcessBus};
+use std::time::Duration;
+
+use anyhow::Context;
+use orbit_realtime::{BusConfig, Hub};
+use sea_orm::DatabaseConnection;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{BusBackend, Settings};
 
 use crate::workspaces::events::DomainEvents;
 use presence::Presence;
@@ -28,22 +35,47 @@ pub struct Realtime {
 }
 
 impl Realtime {
-    /// In-process fan-out (one instance), relaying the committed changes `events` announces.
-    pub fn start(events: &DomainEvents) -> Self {
-        let (bus, inbox) = InProcessBus::new();
-        let bus: Arc<dyn Bus> = Arc::new(bus);
-        tracing::info!(
-            capability = "realtime",
-            backend = bus.backend(),
-            "realtime in-process: events reach this instance's sockets only"
-        );
-        let hub = Hub::start(bus, inbox);
+    /// Fan-out over `hub`, relaying the committed changes `events` announces.
+    pub fn start(hub: Arc<Hub>, events: &DomainEvents, offline_grace: Duration) -> Self {
         relay(events, hub.clone());
         Self {
+            presence: Presence::start(hub.clone(), offline_grace),
             hub,
-            presence: Arc::default(),
         }
     }
+}
+
+/// The bus the settings choose: `REALTIME_BACKEND` if set, else NATS when `NATS_URL` is
+/// set, else Redis when `REDIS_URL` is, else Postgres when the database is, else in-process.
+pub async fn connect_hub(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<Arc<Hub>> {
+    let realtime = &settings.realtime;
+    let backend = realtime.backend.unwrap_or(match () {
+        _ if realtime.nats_url.is_some() => BusBackend::Nats,
+        _ if realtime.redis_url.is_some() => BusBackend::Redis,
+        _ if settings.database.is_postgres() => BusBackend::Postgres,
+        _ => BusBackend::InProcess,
+    });
+    let url = |url: &Option<SecretString>| {
+        url.as_ref()
+            .map(|url| url.expose_secret().to_owned())
+            .unwrap_or_default()
+    };
+    let config = match backend {
+        BusBackend::InProcess => BusConfig::InProcess,
+        BusBackend::Postgres => BusConfig::Postgres(db.get_postgres_connection_pool().clone()),
+        BusBackend::Redis => BusConfig::Redis(url(&realtime.redis_url)),
+        BusBackend::Nats => BusConfig::Nats(url(&realtime.nats_url)),
+    };
+    let hub = orbit_realtime::connect(config)
+        .await
+        .context("realtime bus")?;
+    if !hub.bus().crosses_instances() {
+        tracing::warn!(
+            capability = "realtime",
+            "realtime in-process: events reach this instance's sockets only"
+        );
+    }
+    Ok(hub)
 }
 
 /// Publishes each committed workspace change on its workspace's channel.

@@ -1,14 +1,15 @@
 //! The WebSocket protocol of the Orbit API (§4): what the server sends and what it reads.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::time::iso;
 use crate::workspaces::events::WorkspaceEvent;
 
 /// A member's presence, as `presence.update` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Online,
     Away,

@@ -1,7 +1,9 @@
 //! `GET /v1/ws?workspace=<slug>`: a member's WebSocket. Authenticated by the session cookie,
 //! an `Authorization: Bearer` header or a `token` query parameter; anything else is a bare
-//! 401 before the upgrade.
+//! 401 before the upgrade. Every ping (25 s) checks the session again: a socket whose
+//! session ended (signed out, revoked, banned, account deleted) is closed.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -11,12 +13,13 @@ use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream}
 use poem::web::{Data, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use serde::Deserialize;
-use tokio::time::{Instant, interval_at, sleep};
+use tokio::time::{Instant, interval_at};
 
 use super::protocol::{self, ClientEvent};
 use super::{member_channel, workspace_channel};
 use crate::auth::request_meta::client_ip;
-use crate::auth::session::{presented_token, resolve_token};
+use crate::auth::session::{presented_token, resolve_token, still_open};
+use crate::auth::tokens::hash_token;
 use crate::error::ApiError;
 use crate::rate_limit::{Limit, spend};
 use crate::state::AppState;
@@ -24,8 +27,6 @@ use crate::workspaces::access::Access;
 
 /// Messages a socket may have waiting before it is cut off as too slow.
 const QUEUE: usize = 256;
-/// The server pings this often; a socket that did not answer the previous ping is closed.
-const PING_EVERY: Duration = Duration::from_secs(25);
 
 static NEXT_SOCKET: AtomicU64 = AtomicU64::new(1);
 
@@ -50,6 +51,8 @@ fn socket_config() -> WebSocketConfig {
 struct Member {
     workspace_id: String,
     member_id: String,
+    /// The session it opened with, checked again at every ping.
+    token_hash: String,
 }
 
 #[handler]
@@ -102,6 +105,7 @@ async fn authorize(
         Ok(access) => Ok(Some(Member {
             workspace_id: access.workspace.id,
             member_id: access.me.id,
+            token_hash: hash_token(&caller.token),
         })),
         Err(err) if err.status().is_client_error() => Ok(None),
         Err(err) => Err(err),
@@ -124,38 +128,29 @@ async fn serve(state: AppState, socket: WebSocketStream, member: Member) {
     };
     let socket_id = NEXT_SOCKET.fetch_add(1, Ordering::Relaxed);
     let member_id = member.member_id.as_str();
-    let announced = realtime
+    let joined = realtime
         .presence
-        .connect(&realtime.hub, &member.workspace_id, member_id, socket_id)
+        .connect(&member.workspace_id, member_id, socket_id)
         .await;
-    // As in the Node API, the socket's own `presence.update` comes first, then `hello`: the
-    // announcement coming back through the hub, or, for a member already online, told directly.
-    if announced {
-        let echo = sleep(Duration::from_secs(1));
-        tokio::pin!(echo);
-        loop {
-            tokio::select! {
-                message = attachment.messages.recv() => {
-                    let Some(message) = message else { break };
-                    let own = message.contains("presence.update") && message.contains(member_id);
-                    if sink.send(Message::Text(message.to_string())).await.is_err() || own {
-                        break;
-                    }
-                }
-                _ = &mut echo => break,
+    // As in the Node API, the socket's own `presence.update` comes first, then `hello`. When
+    // it was announced, it is already in this socket's queue: pass on the queue up to it.
+    if joined.announced {
+        while let Ok(message) = attachment.messages.try_recv() {
+            let own = Arc::ptr_eq(&message, &joined.message);
+            if sink.send(Message::Text(message.to_string())).await.is_err() || own {
+                break;
             }
         }
     } else {
-        let status = realtime.presence.status(member_id);
-        let own = protocol::presence(member_id, status, chrono::Utc::now());
-        let _ = sink.send(Message::Text(own)).await;
+        let _ = sink.send(Message::Text(joined.message.to_string())).await;
     }
     let mut open = sink
         .send(Message::Text(protocol::hello(member_id)))
         .await
         .is_ok();
 
-    let mut ping = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let ping_every = state.settings.realtime.ping_every;
+    let mut ping = interval_at(Instant::now() + ping_every, ping_every);
     let mut answered = true;
     while open {
         tokio::select! {
@@ -170,10 +165,10 @@ async fn serve(state: AppState, socket: WebSocketStream, member: Member) {
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => match protocol::parse_client(&text) {
                     Some(ClientEvent::Away) => {
-                        realtime.presence.set_away(&realtime.hub, member_id, socket_id, true).await;
+                        realtime.presence.set_away(member_id, socket_id, true);
                     }
                     Some(ClientEvent::Back) => {
-                        realtime.presence.set_away(&realtime.hub, member_id, socket_id, false).await;
+                        realtime.presence.set_away(member_id, socket_id, false);
                     }
                     Some(ClientEvent::Ping) | None => {}
                 },
@@ -182,14 +177,18 @@ async fn serve(state: AppState, socket: WebSocketStream, member: Member) {
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
-                open = answered && sink.send(Message::Ping(Vec::new())).await.is_ok();
+                // A database hiccup keeps the socket; a session that ended closes it.
+                let session_open = still_open(&state, member.token_hash.clone())
+                    .await
+                    .unwrap_or(true);
+                open = answered
+                    && session_open
+                    && sink.send(Message::Ping(Vec::new())).await.is_ok();
                 answered = false;
             }
         }
     }
     drop(attachment);
-    realtime
-        .presence
-        .disconnect(&realtime.hub, member_id, socket_id);
+    realtime.presence.disconnect(member_id, socket_id);
     let _ = sink.close().await;
 }

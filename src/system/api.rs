@@ -70,6 +70,26 @@ struct CapabilityFlag {
     backend: String,
 }
 
+/// Whether a dependency answers `ping` within [`READY_TIMEOUT`]; why not is logged, and
+/// only named vaguely in the (public) answer.
+async fn probe<E: std::fmt::Display>(
+    name: &str,
+    ping: impl std::future::Future<Output = Result<(), E>>,
+) -> Check {
+    let error = match tokio::time::timeout(READY_TIMEOUT, ping).await {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => {
+            tracing::warn!(dependency = name, error = %err, "readiness: unreachable");
+            Some("unreachable".to_owned())
+        }
+        Err(_) => Some(format!("no answer within {}s", READY_TIMEOUT.as_secs())),
+    };
+    Check {
+        ok: error.is_none(),
+        error,
+    }
+}
+
 #[OpenApi(tag = "ApiTags::System")]
 impl SystemApi {
     /// Service banner
@@ -98,32 +118,22 @@ impl SystemApi {
 
     /// Readiness
     ///
-    /// 200 when the database answers within two seconds, else 503 naming what failed. Load
-    /// balancers should route on this; restarts should key on `/health`.
+    /// 200 when the database and the realtime bus between instances (if any) answer within
+    /// two seconds, else 503 naming what failed. Load balancers should route on this;
+    /// restarts should key on `/health`.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&AppState>) -> ApiResult<ReadyResponse> {
-        let database = match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
-            Ok(Ok(())) => Check {
-                ok: true,
-                error: None,
-            },
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "readiness: database unreachable");
-                Check {
-                    ok: false,
-                    error: Some("unreachable".into()),
-                }
-            }
-            Err(_) => Check {
-                ok: false,
-                error: Some(format!("no answer within {}s", READY_TIMEOUT.as_secs())),
-            },
-        };
-        let ok = database.ok;
-        let readiness = Readiness {
-            ok,
-            checks: BTreeMap::from([("database".to_owned(), database)]),
-        };
+        let mut checks = BTreeMap::new();
+        checks.insert(
+            "database".to_owned(),
+            probe("database", state.db.ping()).await,
+        );
+        let bus = state.capabilities.hub.bus().clone();
+        if bus.crosses_instances() {
+            checks.insert("realtime".to_owned(), probe("realtime", bus.ping()).await);
+        }
+        let ok = checks.values().all(|check| check.ok);
+        let readiness = Readiness { ok, checks };
         Ok(match ok {
             true => ReadyResponse::Ready(Json(readiness)),
             false => ReadyResponse::NotReady(Json(readiness)),

@@ -121,6 +121,33 @@ fn doctor_reports_the_fallbacks_and_passes() {
         "{stdout}"
     );
     assert!(stdout.contains("RESEND_API_KEY"), "{stdout}");
+    assert!(
+        stdout.contains("realtime") && stdout.contains("in-process"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn doctor_names_the_bus_and_limiter_it_cannot_reach_and_never_their_password() {
+    let (_database, url) = TestDatabase::create_sqlite();
+    let closed = format!("redis://:hunter2-secret@127.0.0.1:{}", free_port());
+    let output = run(
+        &["doctor"],
+        &[("DATABASE_URL", &url), ("REDIS_URL", &closed)],
+    );
+    let all = text(&output.stdout) + &text(&output.stderr);
+    assert!(!output.status.success(), "{all}");
+    for row in ["realtime", "ratelimit"] {
+        let line = all
+            .lines()
+            .find(|line| line.starts_with(row))
+            .unwrap_or_default();
+        assert!(
+            line.contains("redis") && line.contains("UNREACHABLE"),
+            "{row}: {all}"
+        );
+    }
+    assert!(!all.contains("hunter2-secret"), "{all}");
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use orbit::config::{AppEnv, ConfigError, LogFormat, Settings};
+use std::time::Duration;
+
+use orbit::config::{AppEnv, BusBackend, ConfigError, LogFormat, Settings};
 use secrecy::ExposeSecret;
 
 use crate::helpers::PRODUCTION_REQUIRED;
@@ -112,6 +114,41 @@ fn invalid_values_are_named() {
             "{name:?} missing from:\n{problems}"
         );
     }
+}
+
+#[test]
+fn a_realtime_backend_without_what_it_needs_is_named() {
+    let bogus = problems(&[("REALTIME_BACKEND", "kafka")]).join("\n");
+    assert!(
+        bogus.contains("REALTIME_BACKEND must be auto, in-process"),
+        "{bogus}"
+    );
+    for (backend, needs) in [
+        ("redis", "needs REDIS_URL"),
+        ("nats", "needs NATS_URL"),
+        ("postgres", "needs a Postgres DATABASE_URL"),
+    ] {
+        let problems = problems(&[("REALTIME_BACKEND", backend)]).join("\n");
+        assert!(problems.contains(needs), "{backend}: {problems}");
+    }
+    let grace = problems(&[("PRESENCE_OFFLINE_GRACE_SECS", "601")]).join("\n");
+    assert!(
+        grace.contains("PRESENCE_OFFLINE_GRACE_SECS must be at most 600"),
+        "{grace}"
+    );
+
+    let chosen = production(&[
+        ("REALTIME_BACKEND", "nats"),
+        ("NATS_URL", "nats://nats.internal:4222"),
+        ("REDIS_URL", "redis://:hunter2@redis.internal:6379"),
+    ])
+    .unwrap();
+    assert_eq!(chosen.realtime.backend, Some(BusBackend::Nats));
+    assert!(
+        !format!("{chosen:?}").contains("hunter2"),
+        "bus URLs carry passwords: never printed"
+    );
+    assert_eq!(chosen.realtime.offline_grace, Duration::from_secs(30));
 }
 
 #[test]

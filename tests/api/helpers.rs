@@ -198,16 +198,31 @@ impl TestApp {
         app
     }
 
+    /// Like [`Self::spawn_with`], but on Postgres whatever `TEST_DATABASE_URL` says, and with
+    /// the database's URL (for other instances); `None`, after [`skip`], without Postgres.
+    pub async fn spawn_on_postgres(overrides: &[(&str, &str)]) -> Option<(Self, String)> {
+        let Some(admin_url) = postgres_admin_url() else {
+            skip("Postgres");
+            return None;
+        };
+        let (database, url) = TestDatabase::create_postgres(&admin_url).await;
+        let mut app = Self::serve(test_settings(&url, overrides), true).await;
+        app._database = Some(database);
+        Some((app, url))
+    }
+
     /// Serves `settings` as they are; migrates first when `migrate` is set.
     pub async fn serve(settings: Settings, migrate: bool) -> Self {
         install_crypto();
         let mailer = Arc::new(RecordingMailer::default());
-        let mut capabilities = Capabilities::from_settings(&settings, http_client()).unwrap();
-        capabilities.mailer = mailer.clone();
         let mut db = db::connect(&settings.database).await.unwrap();
         if migrate {
             db::migrate_up(&db).await.unwrap();
         }
+        let mut capabilities = Capabilities::connect(&settings, http_client(), &db)
+            .await
+            .unwrap();
+        capabilities.mailer = mailer.clone();
         let statements = Arc::new(Mutex::new(Vec::new()));
         let recorded = statements.clone();
         db.set_metric_callback(move |info| {
@@ -319,9 +334,21 @@ impl TestApp {
         cookie: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> reqwest::Response {
+        self.send_to(&self.base, method, path, cookie, body).await
+    }
+
+    /// [`Self::send_as`] to another instance, serving at `base`.
+    pub async fn send_to(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
         let mut request = self
             .client
-            .request(method, self.url(path))
+            .request(method, format!("{base}{path}"))
             .header(reqwest::header::ORIGIN, WEB_ORIGIN);
         if let Some(cookie) = cookie {
             request = request.header(reqwest::header::COOKIE, cookie);

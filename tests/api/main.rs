@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on port 0 over a fresh database per test (a temp SQLite
 //! file, or a `test_<uuid>` Postgres database when `TEST_DATABASE_URL` is set).
 
+mod bus_servers;
 mod helpers;
 
 mod account;
@@ -14,7 +15,9 @@ mod invites;
 mod me;
 mod members;
 mod passwords;
+mod rate_limits;
 mod realtime;
+mod realtime_cluster;
 mod system;
 mod tenancy;
 mod workspaces;

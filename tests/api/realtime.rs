@@ -12,10 +12,15 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{TestApp, json_of};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn connect(app: &TestApp, query: &str, cookie: Option<&str>) -> Result<Socket, WsError> {
-    let url = format!("{}/v1/ws{query}", app.base.replacen("http", "ws", 1));
+    connect_to(&app.base, query, cookie).await
+}
+
+/// Opens `/v1/ws{query}` on the instance serving at `base`.
+pub async fn connect_to(base: &str, query: &str, cookie: Option<&str>) -> Result<Socket, WsError> {
+    let url = format!("{}/v1/ws{query}", base.replacen("http", "ws", 1));
     let mut request = url.into_client_request().unwrap();
     if let Some(cookie) = cookie {
         request
@@ -27,7 +32,7 @@ async fn connect(app: &TestApp, query: &str, cookie: Option<&str>) -> Result<Soc
         .map(|(socket, _)| socket)
 }
 
-fn refused_with(result: Result<Socket, WsError>) -> u16 {
+pub fn refused_with(result: Result<Socket, WsError>) -> u16 {
     match result {
         Err(WsError::Http(response)) => response.status().as_u16(),
         Err(other) => panic!("{other}"),
@@ -36,27 +41,33 @@ fn refused_with(result: Result<Socket, WsError>) -> u16 {
 }
 
 /// The next message whose `type` is `kind` (others are skipped), within two seconds.
-async fn next_of(socket: &mut Socket, kind: &str) -> Value {
+pub async fn next_of(socket: &mut Socket, kind: &str) -> Value {
+    within(socket, kind, Duration::from_secs(2))
+        .await
+        .unwrap_or_else(|| panic!("no {kind} within 2 s (or the socket ended)"))
+}
+
+/// The next message whose `type` is `kind` within `limit`; `None` if none came, or the
+/// socket ended.
+pub async fn within(socket: &mut Socket, kind: &str, limit: Duration) -> Option<Value> {
     let wait = async {
         loop {
             match socket.next().await {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).unwrap();
                     if value["type"] == kind {
-                        return value;
+                        return Some(value);
                     }
                 }
                 Some(Ok(_)) => {}
-                other => panic!("socket ended waiting for {kind}: {other:?}"),
+                _ => return None,
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(2), wait)
-        .await
-        .unwrap_or_else(|_| panic!("no {kind} within 2 s"))
+    tokio::time::timeout(limit, wait).await.ok().flatten()
 }
 
-async fn first(socket: &mut Socket) -> Value {
+pub async fn first(socket: &mut Socket) -> Value {
     match tokio::time::timeout(Duration::from_secs(2), socket.next()).await {
         Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str(&text).unwrap(),
         other => panic!("{other:?}"),
@@ -64,7 +75,7 @@ async fn first(socket: &mut Socket) -> Value {
 }
 
 /// Whether the server closes the socket within two seconds.
-async fn closes(socket: &mut Socket) -> bool {
+pub async fn closes(socket: &mut Socket) -> bool {
     let wait = async {
         loop {
             match socket.next().await {
@@ -254,4 +265,23 @@ async fn another_socket_of_an_online_member_changes_nothing_for_the_others() {
     assert_eq!(first(&mut second_tab).await["type"], "hello");
     let quiet = tokio::time::timeout(Duration::from_millis(300), first_tab.next()).await;
     assert!(quiet.is_err(), "the first tab heard {quiet:?}");
+}
+
+/// Every ping checks the session again: a socket lives while its session does.
+#[tokio::test]
+async fn a_socket_closes_once_its_session_ends() {
+    let app = &TestApp::spawn_with(&[("WS_PING_SECS", "1")]).await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    let cookie = workspace.owner.cookie.as_str();
+    let mut socket = connect(app, "?workspace=acme", Some(cookie)).await.unwrap();
+    next_of(&mut socket, "hello").await;
+    assert!(
+        !closes(&mut socket).await,
+        "pings answered and the session live: it stays open"
+    );
+    let signed_out = app
+        .post_as("/v1/auth/sign-out", Some(cookie), json!({}))
+        .await;
+    assert_eq!(signed_out.status(), 200);
+    assert!(closes(&mut socket).await, "closed at the next ping");
 }

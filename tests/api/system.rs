@@ -1,3 +1,4 @@
+use sea_orm::DbBackend;
 use serde_json::Value;
 
 use crate::helpers::TestApp;
@@ -46,6 +47,15 @@ async fn config_lists_capabilities_and_no_secret() {
     assert_eq!(body["environment"], "test");
     assert_eq!(body["capabilities"]["email"]["enabled"], true);
     assert_eq!(body["capabilities"]["email"]["backend"], "recording");
+    // Without NATS or Redis, the bus is the database's when it is Postgres.
+    let (bus, crosses) = match app.db.get_database_backend() {
+        DbBackend::Postgres => ("postgres", true),
+        _ => ("in-process", false),
+    };
+    assert_eq!(body["capabilities"]["realtime"]["backend"], bus);
+    assert_eq!(body["capabilities"]["realtime"]["enabled"], crosses);
+    assert_eq!(body["capabilities"]["ratelimit"]["backend"], "memory");
+    assert_eq!(body["capabilities"]["ratelimit"]["enabled"], false);
     assert!(!text.contains(crate::helpers::TEST_SECRET));
     assert!(app.mailer.sent().is_empty(), "reading config sends no mail");
 }

@@ -54,7 +54,7 @@ impl Hub {
         tokio::spawn(async move {
             while let Some((channel, payload)) = inbox.recv().await {
                 let Some(hub) = weak.upgrade() else { break };
-                hub.dispatch(&channel, payload);
+                hub.deliver(&channel, payload);
             }
         });
         hub
@@ -111,7 +111,8 @@ impl Hub {
         local.get(channel).map_or(0, HashMap::len)
     }
 
-    fn dispatch(&self, channel: &str, payload: Arc<str>) {
+    /// Hands `payload` to this instance's subscribers of `channel` only (not through the bus).
+    pub fn deliver(&self, channel: &str, payload: Arc<str>) {
         let mut local = self.local.lock().expect("never poisoned");
         let Some(subscribers) = local.get_mut(channel) else {
             return;

@@ -6,9 +6,15 @@
 
 mod hub;
 mod in_process;
+mod nats_bus;
+mod postgres_bus;
+mod redis_bus;
 
 pub use hub::{Attachment, Hub};
 pub use in_process::InProcessBus;
+pub use nats_bus::NatsBus;
+pub use postgres_bus::PostgresBus;
+pub use redis_bus::RedisBus;
 
 use std::sync::Arc;
 
@@ -47,4 +53,38 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Whether the bus answers now (for readiness).
     async fn ping(&self) -> Result<(), BusError>;
+}
+
+/// Which bus to run on, with what it needs to connect.
+pub enum BusConfig {
+    InProcess,
+    Postgres(sqlx::PgPool),
+    Redis(String),
+    Nats(String),
+}
+
+/// Starts a hub on the chosen bus. Buses connect in the background (and reconnect by
+/// themselves): only a malformed URL fails here.
+pub async fn connect(config: BusConfig) -> Result<Arc<Hub>, BusError> {
+    fn started(bus: impl Bus, inbox: Inbox) -> Arc<Hub> {
+        Hub::start(Arc::new(bus), inbox)
+    }
+    Ok(match config {
+        BusConfig::InProcess => {
+            let (bus, inbox) = InProcessBus::new();
+            started(bus, inbox)
+        }
+        BusConfig::Postgres(pool) => {
+            let (bus, inbox) = PostgresBus::start(pool);
+            started(bus, inbox)
+        }
+        BusConfig::Redis(url) => {
+            let (bus, inbox) = RedisBus::start(&url)?;
+            started(bus, inbox)
+        }
+        BusConfig::Nats(url) => {
+            let (bus, inbox) = NatsBus::connect(&url).await?;
+            started(bus, inbox)
+        }
+    })
 }
