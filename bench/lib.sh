@@ -63,16 +63,14 @@ server_env=()
 # cleans everything up on exit.
 start_postgres_server() {
   database=orbit_bench_$$
-  local database_url="${admin_url%/*}/$database?sslmode=$sslmode"
   tmp=$(mktemp -d)
   server_pid=
   trap 'stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
   psql -q "$admin_url" -c "CREATE DATABASE $database" >/dev/null || die "cannot create $database"
-  port=$(free_port)
-  base="http://127.0.0.1:$port"
-  local server=(env -i PATH="$PATH" HOME="$HOME"
+  database_url="${admin_url%/*}/$database?sslmode=$sslmode"
+  # The server's whole environment, then the binary (run under `env -i`).
+  server_command=(PATH="$PATH" HOME="$HOME"
     APP_ENV=development
-    PORT="$port"
     DATABASE_URL="$database_url"
     DATABASE_POOL_SIZE="$pool_size"
     AUTH_SECRET=bench-secret-0123456789abcdef0123456789abcdef
@@ -83,11 +81,30 @@ start_postgres_server() {
   echo "binary:   $ORBIT_BIN"
   echo "database: $database on ${admin_url%/*} (pool $pool_size, sslmode=$sslmode)"
   echo
-  (cd "$tmp" && exec "${server[@]}" migrate up) >"$tmp/migrate.log" 2>&1 \
+  (cd "$tmp" && exec env -i "${server_command[@]}" migrate up) >"$tmp/migrate.log" 2>&1 \
     || { cat "$tmp/migrate.log" >&2; die "migrate up failed"; }
-  (cd "$tmp" && exec "${server[@]}") >"$tmp/server.log" 2>&1 &
-  server_pid=$!
-  wait_for_health "$server_pid" "$port" "$tmp/server.log"
+  port=$(free_port)
+  base="http://127.0.0.1:$port"
+  launch_server "$port" "$tmp/server.log"
+  server_pid=$launched_pid
+}
+
+# start_another_instance: a second server on the same database (for the multi-instance
+# benches); sets port2, base2 and server_pid2, stopped on exit with the first.
+start_another_instance() {
+  port2=$(free_port)
+  base2="http://127.0.0.1:$port2"
+  launch_server "$port2" "$tmp/server2.log"
+  server_pid2=$launched_pid
+  trap 'stop_server "$server_pid2"; stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+}
+
+# launch_server PORT LOG: the server on PORT with the benches' settings, once /health
+# answers; sets launched_pid.
+launch_server() {
+  (cd "$tmp" && exec env -i PORT="$1" "${server_command[@]}") >"$2" 2>&1 &
+  launched_pid=$!
+  wait_for_health "$launched_pid" "$1" "$2"
 }
 
 # sign_in EMAIL: prints the session cookie of EMAIL, signed in through the magic link.

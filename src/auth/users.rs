@@ -6,6 +6,8 @@ use super::address::EmailAddress;
 use super::entities::{account, session, user};
 use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::ids::new_id;
+use crate::workspaces::entities::member;
+use crate::workspaces::events::{Change, WorkspaceEvent};
 use crate::workspaces::service;
 
 pub const DEFAULT_ROLE: &str = "user";
@@ -162,12 +164,25 @@ pub async fn check_deletable(db: &impl ConnectionTrait, user_id: &str) -> ApiRes
 }
 
 /// Deletes the user; their sessions, accounts and memberships go with them (foreign-key
-/// cascade), and the workspaces they created name another owner as creator.
-pub async fn delete(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<()> {
-    service::hand_over(db, user_id).await?;
-    user::Entity::delete_by_id(user_id)
-        .exec(db)
+/// cascade), each membership announced as `workspace.member.left` (which closes their
+/// sockets), and the workspaces they created name another owner as creator.
+pub async fn delete(change: &mut Change, user_id: &str) -> ApiResult<()> {
+    service::hand_over(&**change, user_id).await?;
+    let memberships = member::Entity::find()
+        .filter(member::Column::UserId.eq(user_id))
+        .all(&**change)
         .await
         .map_err(ApiError::internal)?;
+    user::Entity::delete_by_id(user_id)
+        .exec(&**change)
+        .await
+        .map_err(ApiError::internal)?;
+    for membership in memberships {
+        change.record(WorkspaceEvent::MemberLeft {
+            workspace_id: membership.workspace_id,
+            member_id: membership.id,
+            user_id: user_id.to_owned(),
+        });
+    }
     Ok(())
 }

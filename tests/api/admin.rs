@@ -13,16 +13,11 @@ async fn status_and_code(response: reqwest::Response) -> (u16, Value) {
     (status, json_of(response).await["code"].clone())
 }
 
-async fn user_id(app: &TestApp, who: &SignedIn) -> String {
-    let session = json_of(app.get_as("/v1/auth/get-session", &who.cookie).await).await;
-    session["user"]["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn only_admins_get_in() {
     let app = TestApp::spawn().await;
     let plain = app.sign_in("plain@example.com").await;
-    let target = user_id(&app, &plain).await;
+    let target = app.user_id(&plain).await;
     let id = json!({"userId": target});
     let posts = [
         (
@@ -262,8 +257,8 @@ async fn a_ban_ends_sessions_until_lifted_or_expired() {
     let admin = app.sign_in_admin("root@example.com").await;
     let cookie = Some(admin.cookie.as_str());
     let kai = app.sign_up("kai@example.com", PASSWORD).await;
-    let kai_id = user_id(&app, &kai).await;
-    let admin_id = user_id(&app, &admin).await;
+    let kai_id = app.user_id(&kai).await;
+    let admin_id = app.user_id(&admin).await;
 
     let me = json!({"userId": admin_id});
     let response = app.post_as("/v1/auth/admin/ban-user", cookie, me).await;
@@ -322,7 +317,7 @@ async fn admins_list_and_end_other_users_sessions_and_remove_users() {
     let cookie = Some(admin.cookie.as_str());
     let laptop = app.sign_in("lou@example.com").await;
     let phone = app.sign_in("lou@example.com").await;
-    let lou = user_id(&app, &laptop).await;
+    let lou = app.user_id(&laptop).await;
 
     let response = app
         .post_as(
@@ -353,7 +348,7 @@ async fn admins_list_and_end_other_users_sessions_and_remove_users() {
     assert_eq!(app.get_as("/v1/me", &laptop.cookie).await.status(), 401);
     assert_eq!(app.get_as("/v1/me", &admin.cookie).await.status(), 200);
 
-    let admin_id = user_id(&app, &admin).await;
+    let admin_id = app.user_id(&admin).await;
     let response = app
         .post_as(
             "/v1/auth/admin/remove-user",
@@ -387,15 +382,15 @@ async fn an_admin_impersonates_for_an_hour_and_comes_back() {
     let admin = app.sign_in_admin("root@example.com").await;
     let other_admin = app.sign_in_admin("ops@example.com").await;
     let ned = app.sign_in("ned@example.com").await;
-    let admin_id = user_id(&app, &admin).await;
-    let ned_id = user_id(&app, &ned).await;
+    let admin_id = app.user_id(&admin).await;
+    let ned_id = app.user_id(&ned).await;
     let cookie = Some(admin.cookie.as_str());
 
     let response = app
         .post_as(
             "/v1/auth/admin/impersonate-user",
             cookie,
-            json!({"userId": user_id(&app, &other_admin).await}),
+            json!({"userId": app.user_id(&other_admin).await}),
         )
         .await;
     assert_eq!(

@@ -285,6 +285,12 @@ impl TestApp {
         SignedIn::from_response(&response)
     }
 
+    /// The id of the user signed in as `who`.
+    pub async fn user_id(&self, who: &SignedIn) -> String {
+        let session = json_of(self.get_as("/v1/auth/get-session", &who.cookie).await).await;
+        session["user"]["id"].as_str().unwrap().to_owned()
+    }
+
     /// Signs `email` up with `password`.
     pub async fn sign_up(&self, email: &str, password: &str) -> SignedIn {
         let body = serde_json::json!({"name": "Test", "email": email, "password": password});

@@ -285,3 +285,34 @@ async fn a_socket_closes_once_its_session_ends() {
     assert_eq!(signed_out.status(), 200);
     assert!(closes(&mut socket).await, "closed at the next ping");
 }
+
+/// Deleting an account is each of its memberships leaving: the workspace hears it and the
+/// deleted member's sockets close.
+#[tokio::test]
+async fn a_deleted_account_leaves_its_workspaces_and_its_sockets_close() {
+    let app = &TestApp::spawn().await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    let bob = app.join(&workspace, "bob@example.com", None).await;
+    let admin = app.sign_in_admin("root@example.com").await;
+    let mut ada = connect(app, "?workspace=acme", Some(&workspace.owner.cookie))
+        .await
+        .unwrap();
+    next_of(&mut ada, "hello").await;
+    let mut bobs = connect(app, "?workspace=acme", Some(&bob.session.cookie))
+        .await
+        .unwrap();
+    next_of(&mut bobs, "hello").await;
+
+    let bob_id = app.user_id(&bob.session).await;
+    let removed = app
+        .post_as(
+            "/v1/auth/admin/remove-user",
+            Some(&admin.cookie),
+            json!({"userId": bob_id}),
+        )
+        .await;
+    assert_eq!(removed.status(), 200);
+    let left = next_of(&mut ada, "workspace.member.left").await;
+    assert_eq!(left["workspaceMemberId"], bob.member_id.as_str());
+    assert!(closes(&mut bobs).await);
+}

@@ -1,10 +1,11 @@
 //! WebSocket load client for `bench/realtime.sh`: opens `SOCKETS` sockets to one workspace as
-//! one member, then triggers `ROUNDS` broadcasts (a role created through the API) and
-//! measures how long each takes to reach every socket. Loopback only; every wait is bounded.
+//! one member (spread evenly over the instances named), then triggers `ROUNDS` broadcasts (a
+//! role created through the API) and measures how long each takes to reach every socket.
+//! Loopback only; every wait is bounded.
 //!
-//! Environment: `WS_URL` (`ws://127.0.0.1:PORT/v1/ws?workspace=SLUG`), `COOKIE`, `API`
-//! (`127.0.0.1:PORT`), `SLUG`, `SOCKETS` (10000), `CONCURRENCY` (200), `ROUNDS` (20),
-//! `SERVER_PID` (to read the server's RSS).
+//! Environment: `WS_URLS` (comma-separated `ws://127.0.0.1:PORT/v1/ws?workspace=SLUG`, one per
+//! instance), `COOKIE`, `API` (`127.0.0.1:PORT`), `SLUG`, `SOCKETS` (10000), `CONCURRENCY`
+//! (200), `ROUNDS` (20), `SERVER_PIDS` (comma-separated, to read the servers' RSS).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,15 @@ fn rss_kib(pid: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time (user + system) the process has used, from /proc (clock ticks of 10 ms).
+fn cpu_ms(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10)
 }
 
 /// One socket: connects, waits for `hello`, reports its connect time, then reports when each
@@ -98,22 +108,23 @@ async fn trigger(api: &str, slug: &str, cookie: &str, round: usize) {
 
 #[tokio::main]
 async fn main() {
-    let url = var("WS_URL", "");
+    let urls: Vec<String> = var("WS_URLS", "").split(',').map(str::to_owned).collect();
     let cookie = var("COOKIE", "");
     let api = var("API", "");
     let slug = var("SLUG", "bench");
     let sockets = number("SOCKETS", 10_000);
     let rounds = number("ROUNDS", 20);
-    let server_pid = var("SERVER_PID", "");
-    let before = rss_kib(&server_pid);
+    let server_pids = var("SERVER_PIDS", "");
+    let rss = || -> Option<u64> { server_pids.split(',').map(rss_kib).sum() };
+    let before = rss();
 
     let permits = Arc::new(Semaphore::new(number("CONCURRENCY", 200)));
     let (connected_tx, mut connected) = mpsc::unbounded_channel();
     let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
     let started = Instant::now();
-    for _ in 0..sockets {
+    for index in 0..sockets {
         tokio::spawn(socket(
-            url.clone(),
+            urls[index % urls.len()].clone(),
             cookie.clone(),
             connected_tx.clone(),
             arrivals_tx.clone(),
@@ -131,8 +142,11 @@ async fn main() {
     let all_connected = started.elapsed();
     connect_times.sort();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(&server_pid);
-    println!("sockets:           {sockets}");
+    let after = rss();
+    println!(
+        "sockets:           {sockets} over {} instance(s)",
+        urls.len()
+    );
     println!(
         "connect:           all in {}, per socket p50 {} p99 {} (to hello)",
         ms(all_connected),
@@ -141,13 +155,19 @@ async fn main() {
     );
     if let (Some(before), Some(after)) = (before, after) {
         println!(
-            "server RSS:        {:.1} MB before, {:.1} MB with the sockets: {:.1} KiB per socket",
+            "server RSS (all):   {:.1} MB before, {:.1} MB with the sockets: {:.1} KiB per socket",
             before as f64 / 1024.0,
             after as f64 / 1024.0,
             after.saturating_sub(before) as f64 / sockets as f64
         );
     }
 
+    let cpu = || -> Option<(u64, u64)> {
+        let servers = server_pids.split(',').map(cpu_ms).sum::<Option<u64>>()?;
+        Some((servers, cpu_ms("self")?))
+    };
+    let cpu_before = cpu();
+    let rounds_started = Instant::now();
     let mut last_socket = Vec::with_capacity(rounds);
     let mut every_socket = Vec::with_capacity(rounds * sockets);
     for round in 0..rounds {
@@ -171,8 +191,17 @@ async fn main() {
         }
         last_socket.push(latest);
     }
+    let rounds_took = rounds_started.elapsed();
     last_socket.sort();
     every_socket.sort();
+    if let (Some(before), Some(after)) = (cpu_before, cpu()) {
+        println!(
+            "CPU in the rounds:  server(s) {} ms, this client {} ms, over {} of wall time",
+            after.0 - before.0,
+            after.1 - before.1,
+            ms(rounds_took)
+        );
+    }
     println!(
         "broadcast:         request → last socket p50 {} p99 {} ({rounds} rounds)",
         ms(percentile(&last_socket, 0.5)),

@@ -8,9 +8,7 @@ use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 
 use super::password::check_current_password;
@@ -28,6 +26,7 @@ use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::time::iso;
+use crate::workspaces::events::Change;
 
 const DELETE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -396,14 +395,15 @@ async fn delete_with_token(
     user_id: &str,
     token: &str,
 ) -> Result<bool, ApiError> {
-    let txn = state.db.begin().await.map_err(ApiError::internal)?;
-    let grant = verifications::consume::<DeleteGrant>(&txn, Purpose::DeleteAccount, token).await?;
+    let mut change = Change::begin(&state.db).await?;
+    let grant =
+        verifications::consume::<DeleteGrant>(&*change, Purpose::DeleteAccount, token).await?;
     if grant.is_none_or(|grant| grant.user_id != user_id) {
         return Ok(false);
     }
-    users::check_deletable(&txn, user_id).await?;
-    users::delete(&txn, user_id).await?;
-    txn.commit().await.map_err(ApiError::internal)?;
+    users::check_deletable(&*change, user_id).await?;
+    users::delete(&mut change, user_id).await?;
+    change.commit(&state.events).await?;
     session::clear_session_cookies(state, req);
     Ok(true)
 }

@@ -24,6 +24,7 @@ use crate::error::{ApiError, AuthResult};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
+use crate::workspaces::events::Change;
 
 pub const MAX_PAGE: u64 = 100;
 
@@ -573,10 +574,10 @@ impl AdminUsersApi {
             );
         }
         let user = target(&state.db, &body.user_id).await?;
-        let txn = state.db.begin().await.map_err(ApiError::internal)?;
-        users::check_deletable(&txn, &user.id).await?;
-        users::delete(&txn, &user.id).await?;
-        txn.commit().await.map_err(ApiError::internal)?;
+        let mut change = Change::begin(&state.db).await?;
+        users::check_deletable(&*change, &user.id).await?;
+        users::delete(&mut change, &user.id).await?;
+        change.commit(&state.events).await?;
         Ok(Json(crate::auth::dto::Success { success: true }))
     }
 
