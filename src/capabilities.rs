@@ -75,7 +75,7 @@ impl Capabilities {
                 name: "realtime",
                 backend: bus.backend(),
                 enabled: bus.crosses_instances(),
-                enable_with: &["NATS_URL", "REDIS_URL", "a Postgres DATABASE_URL"],
+                enable_with: &["NATS_URL, REDIS_URL or a Postgres DATABASE_URL"],
             },
             CapabilityStatus {
                 name: "ratelimit",
