@@ -153,7 +153,22 @@ async fn serve(state: AppState, socket: WebSocketStream, member: Member) {
     let mut ping = interval_at(Instant::now() + ping_every, ping_every);
     let mut answered = true;
     while open {
+        // In this order, a wake for a queued message polls neither the client's side (a
+        // locked read that finds nothing) nor more than the ping's timer: broadcasts to many
+        // sockets cost less. The queue empties as fast as the socket takes frames, so the
+        // reads behind it wait for no longer than that.
         tokio::select! {
+            biased;
+            _ = ping.tick() => {
+                // A database hiccup keeps the socket; a session that ended closes it.
+                let session_open = still_open(&state, member.token_hash.clone())
+                    .await
+                    .unwrap_or(true);
+                open = answered
+                    && session_open
+                    && sink.send(Message::Ping(Vec::new())).await.is_ok();
+                answered = false;
+            }
             message = attachment.messages.recv() => match message {
                 Some(message) => {
                     open = sink.send(Message::Text(message.to_string())).await.is_ok()
@@ -176,16 +191,6 @@ async fn serve(state: AppState, socket: WebSocketStream, member: Member) {
                 Some(Ok(Message::Close(_)) | Err(_)) | None => open = false,
                 Some(Ok(_)) => {}
             },
-            _ = ping.tick() => {
-                // A database hiccup keeps the socket; a session that ended closes it.
-                let session_open = still_open(&state, member.token_hash.clone())
-                    .await
-                    .unwrap_or(true);
-                open = answered
-                    && session_open
-                    && sink.send(Message::Ping(Vec::new())).await.is_ok();
-                answered = false;
-            }
         }
     }
     drop(attachment);
