@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use orbit_email::Mailer;
-use orbit_realtime::Hub;
+use orbit_realtime::{Bus, Hub};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
@@ -93,8 +93,9 @@ impl Capabilities {
             let email = self.mailer.check().await.map_err(|err| err.to_string());
             results.push(("email", email));
         }
-        if let Some(bus) = self.realtime_check().await {
-            results.push(("realtime", bus));
+        if let Some(bus) = self.shared_bus() {
+            let ping = bus.ping().await.map_err(|err| err.message);
+            results.push(("realtime", ping));
         }
         if let Some(limiter) = &self.shared_limiter {
             let ping = limiter.ping().await.map_err(|err| err.to_string());
@@ -103,13 +104,9 @@ impl Capabilities {
         results
     }
 
-    /// Whether the bus between instances answers (`None` in-process, where nothing can fail).
-    pub async fn realtime_check(&self) -> Option<Result<(), String>> {
-        let bus = self.hub.bus();
-        if !bus.crosses_instances() {
-            return None;
-        }
-        Some(bus.ping().await.map_err(|err| err.message))
+    /// The bus between instances, which checks probe (`None` in-process: nothing can fail).
+    pub fn shared_bus(&self) -> Option<&Arc<dyn Bus>> {
+        Some(self.hub.bus()).filter(|bus| bus.crosses_instances())
     }
 
     /// Logs the boot table, one line per capability.

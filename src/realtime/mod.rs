@@ -6,7 +6,6 @@ pub mod protocol;
 pub mod socket;
 
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,7 +14,6 @@ use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{BusBackend, Settings};
-
 use crate::workspaces::events::DomainEvents;
 use presence::Presence;
 

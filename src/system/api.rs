@@ -128,8 +128,7 @@ impl SystemApi {
             "database".to_owned(),
             probe("database", state.db.ping()).await,
         );
-        let bus = state.capabilities.hub.bus().clone();
-        if bus.crosses_instances() {
+        if let Some(bus) = state.capabilities.shared_bus() {
             checks.insert("realtime".to_owned(), probe("realtime", bus.ping()).await);
         }
         let ok = checks.values().all(|check| check.ok);
