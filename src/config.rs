@@ -76,6 +76,10 @@ pub struct AuthSettings {
     /// The header a trusted proxy puts the client's IP in (`CLIENT_IP_HEADER`, e.g.
     /// `fly-client-ip`, `x-forwarded-for`); without it, the socket's peer address is used.
     pub client_ip_header: Option<String>,
+    /// How many proxies of ours append to that header (`TRUSTED_PROXY_HOPS`, 1): the address
+    /// this many entries from the right is the one the outermost of them saw; anything left
+    /// of it was written by the client.
+    pub trusted_proxy_hops: usize,
     /// How long a workspace invitation can be accepted (`INVITE_TTL_DAYS`, 7).
     pub invite_ttl: Duration,
     /// WebSocket upgrades one client IP may make per minute (`WS_UPGRADES_PER_MINUTE`, 600).
@@ -323,6 +327,14 @@ impl Vars {
         let database = self.database(env);
         let auth_secret = self.auth_secret(env);
         let auth = self.auth();
+        if env.is_production() && auth.client_ip_header.is_none() {
+            self.warnings.push(
+                "CLIENT_IP_HEADER is not set: behind a platform's proxy every client shares the \
+                 proxy's address and so one rate-limit budget. Set it to fly-client-ip on Fly, \
+                 or x-forwarded-for (with TRUSTED_PROXY_HOPS=1) on Railway and Render"
+                    .into(),
+            );
+        }
         let origins = self.origins(env);
         let log = self.log(env);
         let email = self.email(env);
@@ -418,6 +430,7 @@ impl Vars {
             cookie_domain: self.get("AUTH_COOKIE_DOMAIN").map(str::to_owned),
             email_password: self.parse("AUTH_EMAIL_PASSWORD", true, "true or false"),
             client_ip_header: self.get("CLIENT_IP_HEADER").map(str::to_ascii_lowercase),
+            trusted_proxy_hops: self.parse("TRUSTED_PROXY_HOPS", 1, "a number of proxies"),
             invite_ttl: Duration::from_secs(invite_days * 24 * 60 * 60),
             ws_upgrades_per_minute: self.parse("WS_UPGRADES_PER_MINUTE", 600, "a number"),
         }
@@ -564,7 +577,7 @@ impl Vars {
             resend_api_key: self.get("RESEND_API_KEY").map(SecretString::from),
             resend_from: self.get("RESEND_FROM").map(str::to_owned),
             resend_base_url,
-            redact_console_links: env.is_production(),
+            redact_console_log: env.is_production(),
         };
         if let Err(err) = email.validate() {
             self.problems.push(err.to_string());

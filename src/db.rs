@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use migration::{Migrator, MigratorTrait};
+use migration::{MigrationLock, Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use secrecy::ExposeSecret;
 
@@ -35,6 +35,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 /// Brings the schema up to date. Only the embedded SQLite default does this at boot; a
 /// Postgres deploy migrates in its own step before the instances start.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let _lock = MigrationLock::acquire(db).await?;
     Migrator::up(db, None).await
 }
 

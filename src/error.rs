@@ -16,7 +16,7 @@ pub struct ApiError {
     status: StatusCode,
     code: Cow<'static, str>,
     message: Cow<'static, str>,
-    /// Seconds after which a refused (429) request may be retried.
+    /// Seconds after which a refused (429, 503) request may be retried (`Retry-After`).
     retry_after: Option<u64>,
 }
 
@@ -112,8 +112,23 @@ impl ApiError {
         &self.code
     }
 
-    /// A failure the client cannot fix. The cause goes to the log, never to the client.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
+    /// A failure the client cannot fix. The cause goes to the log, never to the client. A
+    /// database that cannot be reached is 503 `database.unavailable` with `Retry-After`: the
+    /// request may well work in a moment.
+    pub fn internal(cause: impl std::fmt::Display + 'static) -> Self {
+        if let Some(db_err) = (&cause as &dyn std::any::Any).downcast_ref::<sea_orm::DbErr>()
+            && is_unreachable(db_err)
+        {
+            tracing::warn!(error = %cause, "database unavailable");
+            return Self {
+                retry_after: Some(DATABASE_RETRY_AFTER_SECS),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database.unavailable",
+                    "the database is unavailable, try again shortly",
+                )
+            };
+        }
         tracing::error!(error = %cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -185,6 +200,26 @@ impl ApiError {
                 .insert(poem::http::header::RETRY_AFTER, seconds.into());
         }
         response
+    }
+}
+
+/// What a 503 `database.unavailable` asks the client to wait, in seconds.
+const DATABASE_RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether `err` says the database could not be reached (no connection to be had, or one
+/// lost), rather than that a statement failed.
+fn is_unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause)) => {
+            matches!(
+                **cause,
+                Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed
+            )
+        }
+        _ => false,
     }
 }
 

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use migration::{Migrator, MigratorTrait};
+use migration::{MigrationLock, Migrator, MigratorTrait};
 use orbit::capabilities::{Capabilities, http_client};
 use orbit::config::{MigrateSettings, Settings};
 use orbit::state::AppState;
@@ -109,6 +109,7 @@ async fn migrate(action: MigrateAction) -> anyhow::Result<()> {
     let settings = MigrateSettings::from_env()?;
     telemetry::init(&settings.log);
     let db = db::connect(&settings.database).await?;
+    let lock = MigrationLock::acquire(&db).await?;
     match action {
         MigrateAction::Up { num } => Migrator::up(&db, num).await?,
         MigrateAction::Down { num } => Migrator::down(&db, Some(num)).await?,
@@ -117,6 +118,7 @@ async fn migrate(action: MigrateAction) -> anyhow::Result<()> {
         MigrateAction::Refresh => Migrator::refresh(&db).await?,
         MigrateAction::Reset => Migrator::reset(&db).await?,
     }
+    drop(lock);
     db.close().await?;
     Ok(())
 }

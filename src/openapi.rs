@@ -39,12 +39,15 @@ pub enum ApiTags {
     /// A workspace's roles and their permissions
     #[oai(rename = "roles")]
     Roles,
-    /// Development helpers (404 in production)
+    /// Development helpers (not mounted in production)
     Dev,
 }
 
-/// Every API, in two groups (std's `Default` stops at 12-tuples).
+/// Every API a production process serves, in two groups (std's `Default` stops at 12-tuples).
 pub type Apis = (AuthApis, AppApis);
+
+/// What a development or test process serves: [`Apis`] and the development helpers.
+pub type DevelopmentApis = (Apis, DevApi);
 
 type AuthApis = (
     MagicLinkApi,
@@ -64,11 +67,28 @@ type AppApis = (
     MembersApi,
     InvitesApi,
     RolesApi,
-    DevApi,
 );
 
-pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(Apis::default(), "Orbit API", env!("CARGO_PKG_VERSION")).description(
+/// The API a development process serves (and `openapi.json` documents).
+pub fn service() -> OpenApiService<DevelopmentApis, ()> {
+    described(OpenApiService::new(
+        DevelopmentApis::default(),
+        "Orbit API",
+        env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+/// The API a production process serves: no development helpers, mounted or documented.
+pub fn production_service() -> OpenApiService<Apis, ()> {
+    described(OpenApiService::new(
+        Apis::default(),
+        "Orbit API",
+        env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+fn described<T>(service: OpenApiService<T, ()>) -> OpenApiService<T, ()> {
+    service.description(
         "The Orbit SaaS starter API. Errors are `{\"error\":{\"code\",\"message\"}}` with a \
          stable `code`.",
     )

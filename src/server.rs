@@ -2,46 +2,62 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
+use tokio::time::Instant;
+
+use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::CatchPanic;
-use poem::{Endpoint, EndpointExt, Route, Server};
+use poem::{Endpoint, EndpointExt, Response, Route, Server};
+use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::auth::{self, origin::TrustedOrigin};
 use crate::config::Settings;
 use crate::http::body_limit::BodyLimit;
 use crate::http::cors::Cors;
 use crate::http::errors::{JsonErrors, PanicToInternal};
+use crate::http::reject_nul::reject_nul;
 use crate::http::request_context;
 use crate::openapi;
 use crate::realtime;
 use crate::state::AppState;
 
-/// The whole HTTP app over `state`.
-pub fn app(state: AppState) -> impl Endpoint + 'static {
-    let api = openapi::service();
+/// The whole HTTP app over `state`. A production process mounts no development route.
+pub fn app(state: AppState) -> BoxEndpoint<'static, Response> {
+    match state.settings.env.is_production() {
+        true => mounted(openapi::production_service(), state),
+        false => mounted(openapi::service(), state),
+    }
+}
+
+fn mounted<T: OpenApi + 'static>(
+    api: OpenApiService<T, ()>,
+    state: AppState,
+) -> BoxEndpoint<'static, Response> {
     let spec = api.spec();
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .at("/v1/ws", poem::get(realtime::socket::upgrade))
         .nest("/", api);
-    edge(routes, &spec, &state.settings).data(state)
+    edge(routes, &spec, &state.settings).data(state).boxed()
 }
 
 /// The middleware every route sits behind, outermost first: request context and log, CORS,
-/// JSON error bodies, the auth routes' origin check, panic guard, body limit. `spec` is the OpenAPI document of `routes`.
+/// JSON error bodies, the origin check, panic guard, body limit, NUL rejection. `spec` is the OpenAPI document of `routes`.
 pub fn edge<E: Endpoint + 'static>(
     routes: E,
     spec: &str,
     settings: &Settings,
-) -> impl Endpoint + use<E> {
+) -> impl Endpoint<Output = Response> + use<E> {
     let cors = Cors::new(settings.origins.cors_allowed());
     let body_limit = BodyLimit {
         default_bytes: settings.body_limit_bytes,
         by_prefix: vec![("/v1/auth/", auth::AUTH_BODY_LIMIT_BYTES)],
     };
     routes
+        .around(reject_nul)
         .with(body_limit)
         .with(CatchPanic::new().with_handler(PanicToInternal))
         .with(TrustedOrigin::new(settings.origins.trusted()))
@@ -62,7 +78,8 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpAcceptor, SocketAddr)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-/// within the configured timeout and closes the pool.
+/// and closes the pool, all within the configured timeout (what the platform waits before it
+/// kills the process).
 pub async fn serve(
     acceptor: TcpAcceptor,
     state: AppState,
@@ -70,11 +87,23 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let timeout = state.settings.shutdown_timeout;
     let db = state.db.clone();
+    let deadline = Arc::new(OnceLock::new());
+    let signalled = deadline.clone();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = signalled.set(Instant::now() + timeout);
+    };
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state), shutdown, Some(timeout))
         .await;
-    if let Err(err) = db.close().await {
-        tracing::warn!(error = %err, "closing the database pool");
+    let deadline = deadline
+        .get()
+        .copied()
+        .unwrap_or_else(|| Instant::now() + timeout);
+    match tokio::time::timeout_at(deadline, db.close()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "closing the database pool"),
+        Err(_) => tracing::warn!("the database pool did not close within SHUTDOWN_TIMEOUT_SECS"),
     }
     result
 }

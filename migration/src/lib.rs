@@ -9,6 +9,40 @@ mod m20261123_000003_create_workspaces;
 
 pub struct Migrator;
 
+/// Postgres's advisory lock key for migrating ("orbit_mi"): every migrator takes it first.
+const LOCK_KEY: i64 = 0x6f72_6269_745f_6d69;
+
+/// Held while migrating: on Postgres, a session-level advisory lock on a connection of its own
+/// (closed, not pooled, when this drops, which releases the lock, as a crash would), so N
+/// processes that migrate at once take turns and each migration is applied once. SQLite
+/// writers take turns anyway: nothing is held there.
+pub struct MigrationLock {
+    _connection: Option<sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>>,
+}
+
+impl MigrationLock {
+    /// Waits for the lock (the pool needs a second connection to migrate with).
+    pub async fn acquire(db: &sea_orm::DbConn) -> Result<Self, DbErr> {
+        if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return Ok(Self { _connection: None });
+        }
+        let mut connection = db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .map_err(|err| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))?;
+        connection.close_on_drop();
+        sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *connection)
+            .await
+            .map_err(|err| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(err.into())))?;
+        Ok(Self {
+            _connection: Some(connection),
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {

@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use super::entities::account;
 use super::password;
+use super::tokens::hash_token;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
 
@@ -15,6 +16,13 @@ pub async fn stored_hash(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<
     Ok(find(db, user_id)
         .await?
         .and_then(|account| account.password_hash))
+}
+
+/// A fingerprint of the user's current password (none is a password too): it changes with
+/// every change of password, so what was issued for the old one can tell it is stale.
+pub async fn password_stamp(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<String> {
+    let stored = stored_hash(db, user_id).await?.unwrap_or_default();
+    Ok(hash_token(&stored))
 }
 
 async fn find(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<Option<account::Model>> {

@@ -37,10 +37,18 @@ pub fn encode_uri_component(value: &str) -> String {
     utf8_percent_encode(value, COMPONENT).to_string()
 }
 
-/// `target` with `key=value` appended to its query.
+/// `target` with `key=value` appended to its query (before any `#fragment`).
 pub fn with_query(target: &str, key: &str, value: &str) -> String {
-    let separator = if target.contains('?') { '&' } else { '?' };
-    format!("{target}{separator}{key}={}", encode_uri_component(value))
+    let (base, fragment) = match target.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (target, None),
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let value = encode_uri_component(value);
+    match fragment {
+        Some(fragment) => format!("{base}{separator}{key}={value}#{fragment}"),
+        None => format!("{base}{separator}{key}={value}"),
+    }
 }
 
 #[cfg(test)]
@@ -54,5 +62,6 @@ mod tests {
             "/a?error=INVALID_TOKEN"
         );
         assert_eq!(with_query("/a?b=1", "token", "x y"), "/a?b=1&token=x%20y");
+        assert_eq!(with_query("/a#top", "error", "E"), "/a?error=E#top");
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use poem::http::{Method, StatusCode, header};
+use poem::http::{HeaderMap, Method, StatusCode, header};
 use poem::{Endpoint, Middleware, Request, Result};
 
 use crate::config::Settings;
@@ -43,27 +43,43 @@ impl<E: Endpoint> Endpoint for TrustedOriginEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
-        let headers = req.headers();
-        // Bearer clients are not browsers: no ambient cookie, nothing to forge.
         let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        let cookie_authenticated = mutating
-            && req.uri().path().starts_with("/v1/")
-            && headers.contains_key(header::COOKIE)
-            && !headers.contains_key(header::AUTHORIZATION);
-        if cookie_authenticated {
-            match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-                None | Some("null") => {
-                    return Err(
-                        forbidden("MISSING_OR_NULL_ORIGIN", "Missing or null Origin").into(),
-                    );
-                }
-                Some(origin) if !self.trusted.contains(origin) => {
-                    return Err(forbidden("INVALID_ORIGIN", "Invalid origin").into());
-                }
-                Some(_) => {}
-            }
+        if mutating && req.uri().path().starts_with("/v1/") && cookie_authenticated(&req) {
+            require_trusted_origin(req.headers(), |origin| self.trusted.contains(origin))?;
         }
         self.inner.call(req).await
+    }
+}
+
+/// Whether the request's credentials are ambient: a cookie, with no bearer token (which,
+/// when present, is what authenticates it: the cookie is then never read). Bearer clients
+/// are not browsers, so there is nothing for another site to forge.
+pub fn cookie_authenticated(req: &Request) -> bool {
+    req.headers().contains_key(header::COOKIE) && bearer_token(req).is_none()
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// 403 `MISSING_OR_NULL_ORIGIN` / `INVALID_ORIGIN` unless the request's `Origin` is trusted.
+pub fn require_trusted_origin(
+    headers: &HeaderMap,
+    is_trusted: impl Fn(&str) -> bool,
+) -> Result<(), ApiError> {
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None | Some("null") => Err(forbidden(
+            "MISSING_OR_NULL_ORIGIN",
+            "Missing or null Origin",
+        )),
+        Some(origin) if !is_trusted(origin) => Err(forbidden("INVALID_ORIGIN", "Invalid origin")),
+        Some(_) => Ok(()),
     }
 }
 
@@ -71,7 +87,7 @@ fn forbidden(code: &'static str, message: &'static str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, code, message)
 }
 
-/// Every given callback URL must be relative (`/path`, not `//host`) or on a trusted origin.
+/// Every given callback URL must resolve (see [`resolve_callback`]) onto a trusted origin.
 pub fn check_callbacks<'a>(
     settings: &Settings,
     callbacks: impl IntoIterator<Item = Option<&'a str>>,
@@ -79,22 +95,40 @@ pub fn check_callbacks<'a>(
     callbacks
         .into_iter()
         .flatten()
-        .try_for_each(|callback| check_callback(settings, callback))
+        .try_for_each(|callback| resolve_callback(settings, callback).map(drop))
 }
 
-fn check_callback(settings: &Settings, callback: &str) -> Result<(), ApiError> {
-    let relative =
-        callback.starts_with('/') && !callback.starts_with("//") && !callback.starts_with("/\\");
-    let trusted = || {
-        url::Url::parse(callback).is_ok_and(|url| {
-            settings
-                .origins
-                .trusted()
-                .contains(&url.origin().ascii_serialization())
-        })
-    };
-    match relative || trusted() {
-        true => Ok(()),
-        false => Err(forbidden("INVALID_CALLBACK_URL", "Invalid callbackURL")),
+/// Where a callback URL sends the browser: resolved against `WEB_ORIGIN` (a relative
+/// `/account` lands on the web app), then accepted only when the resolved URL's origin is a
+/// trusted one. Control characters and whitespace are refused outright: browsers drop tabs and
+/// newlines from URLs, so `/\t/evil.example` would land on `//evil.example`.
+pub fn resolve_callback(settings: &Settings, callback: &str) -> Result<url::Url, ApiError> {
+    let invalid = || forbidden("INVALID_CALLBACK_URL", "Invalid callbackURL");
+    if callback
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(invalid());
     }
+    let web = url::Url::parse(&settings.origins.web).map_err(|_| invalid())?;
+    let resolved = web.join(callback).map_err(|_| invalid())?;
+    let trusted = matches!(resolved.scheme(), "http" | "https")
+        && settings
+            .origins
+            .trusted()
+            .contains(&resolved.origin().ascii_serialization());
+    match trusted {
+        true => Ok(resolved),
+        false => Err(invalid()),
+    }
+}
+
+/// [`resolve_callback`] for an optional one, as the absolute URL to redirect to.
+pub fn resolve_optional_callback(
+    settings: &Settings,
+    callback: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    callback
+        .map(|raw| resolve_callback(settings, raw).map(String::from))
+        .transpose()
 }

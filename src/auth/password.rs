@@ -120,9 +120,11 @@ pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool>
             Some(hash) => (hash.as_str(), true),
             None => (DECOY.as_str(), false),
         };
-        real && Argon2::default()
+        // Verify first, then look at `real`: the decoy must cost a full verification.
+        let matches = Argon2::default()
             .verify_password(password.as_bytes(), hash)
-            .is_ok()
+            .is_ok();
+        matches && real
     })
     .await
 }

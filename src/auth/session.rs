@@ -5,13 +5,14 @@ use chrono::{DateTime, Utc};
 use poem::http::header;
 use poem::{FromRequest, Request, RequestBody};
 use sea_orm::sea_query::IntoCondition;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use secrecy::ExposeSecret;
 
 use super::cookies::{self, SESSION_TTL};
 use super::entities::{session, user};
+use super::origin::bearer_token;
 use super::tokens::{hash_token, random_token, sign, verify_signed};
-use super::users;
+use super::{permissions, users};
 use crate::error::{ApiError, ApiResult};
 use crate::http::request_context::RequestContext;
 use crate::ids::new_id;
@@ -59,13 +60,7 @@ impl<'a> FromRequest<'a> for Authenticated {
 /// non-browser clients, else the signed session cookie. A bad signature presents nothing.
 pub fn presented_token(state: &AppState, req: &Request) -> Option<String> {
     let secret = state.settings.auth_secret.expose_secret().as_bytes();
-    if let Some(bearer) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-    {
-        let bearer = bearer.trim();
+    if let Some(bearer) = bearer_token(req) {
         return Some(verify_signed(secret, bearer).unwrap_or(bearer).to_owned());
     }
     signed_cookie(state, req, cookies::session_cookie_name(&state.settings))
@@ -135,6 +130,23 @@ pub async fn revoke_where(
         .await
         .map_err(ApiError::internal)?;
     Ok(())
+}
+
+/// Whether `user` may keep sessions opened by impersonating someone: an admin, not banned.
+pub fn may_impersonate(user: &user::Model, now: DateTime<Utc>) -> bool {
+    permissions::allows(&user.role, "user", "impersonate") && !users::is_banned(user, now)
+}
+
+/// Ends the sessions `admin` opened by impersonation once they may no longer impersonate
+/// (banned, demoted). Every session lookup checks this too.
+pub async fn end_lapsed_impersonations(
+    db: &impl ConnectionTrait,
+    admin: &user::Model,
+) -> ApiResult<()> {
+    match may_impersonate(admin, Utc::now()) {
+        true => Ok(()),
+        false => revoke_where(db, session::Column::ImpersonatedBy.eq(&admin.id)).await,
+    }
 }
 
 /// Pushes the expiry a full TTL ahead once a day has passed since the last push, and

@@ -4,13 +4,15 @@
 //! comes from a query that started after the request arrived, so a revoked session is refused
 //! on its next request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use chrono::Utc;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::entities::{session, user};
+use super::session::may_impersonate;
 use crate::error::{ApiError, ApiResult};
 
 /// At most this many lookups share one query.
@@ -78,21 +80,8 @@ async fn run(db: DatabaseConnection, mut lookups: mpsc::Receiver<Lookup>) {
 }
 
 async fn answer(db: &DatabaseConnection, batch: Vec<Lookup>) {
-    let hashes: Vec<&str> = batch
-        .iter()
-        .map(|lookup| lookup.token_hash.as_str())
-        .collect();
-    let rows = session::Entity::find()
-        .filter(session::Column::TokenHash.is_in(hashes))
-        .find_also_related(user::Entity)
-        .all(db)
-        .await;
-    match rows {
-        Ok(rows) => {
-            let found: HashMap<String, (session::Model, user::Model)> = rows
-                .into_iter()
-                .filter_map(|(session, user)| Some((session.token_hash.clone(), (session, user?))))
-                .collect();
+    match query(db, &batch).await {
+        Ok(found) => {
             for lookup in batch {
                 let _ = lookup
                     .reply
@@ -106,4 +95,47 @@ async fn answer(db: &DatabaseConnection, batch: Vec<Lookup>) {
             }
         }
     }
+}
+
+/// The batch's sessions by token hash. A session opened by impersonation is found only while
+/// its impersonator may still impersonate (not banned, demoted or deleted).
+async fn query(
+    db: &DatabaseConnection,
+    batch: &[Lookup],
+) -> Result<HashMap<String, (session::Model, user::Model)>, DbErr> {
+    let hashes: Vec<&str> = batch
+        .iter()
+        .map(|lookup| lookup.token_hash.as_str())
+        .collect();
+    let rows = session::Entity::find()
+        .filter(session::Column::TokenHash.is_in(hashes))
+        .find_also_related(user::Entity)
+        .all(db)
+        .await?;
+    let impersonators: Vec<&str> = rows
+        .iter()
+        .filter_map(|(session, _)| session.impersonated_by.as_deref())
+        .collect();
+    let now = Utc::now();
+    let allowed: HashSet<String> = match impersonators.is_empty() {
+        true => HashSet::new(),
+        false => user::Entity::find()
+            .filter(user::Column::Id.is_in(impersonators))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter(|admin| may_impersonate(admin, now))
+            .map(|admin| admin.id)
+            .collect(),
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|(session, _)| {
+            session
+                .impersonated_by
+                .as_ref()
+                .is_none_or(|by| allowed.contains(by))
+        })
+        .filter_map(|(session, user)| Some((session.token_hash.clone(), (session, user?))))
+        .collect())
 }

@@ -167,12 +167,13 @@ pub async fn check_deletable(db: &impl ConnectionTrait, user_id: &str) -> ApiRes
 /// cascade), each membership announced as `workspace.member.left` (which closes their
 /// sockets), and the workspaces they created name another owner as creator.
 pub async fn delete(change: &mut Change, user_id: &str) -> ApiResult<()> {
-    service::hand_over(&**change, user_id).await?;
+    service::hand_over(change, user_id).await?;
     let memberships = member::Entity::find()
         .filter(member::Column::UserId.eq(user_id))
         .all(&**change)
         .await
         .map_err(ApiError::internal)?;
+    super::session::revoke_where(&**change, session::Column::ImpersonatedBy.eq(user_id)).await?;
     user::Entity::delete_by_id(user_id)
         .exec(&**change)
         .await

@@ -1,3 +1,3 @@
-//! Development helpers: sign in without a mailbox, become admin. 404 in production.
+//! Development helpers: sign in without a mailbox, become admin. Never mounted in production.
 
 pub mod api;

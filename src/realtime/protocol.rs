@@ -60,6 +60,9 @@ pub fn event(event: &WorkspaceEvent) -> String {
             json!({"type": kind, "role": role})
         }
         WorkspaceEvent::RoleDeleted { role_id, .. } => json!({"type": kind, "roleId": role_id}),
+        WorkspaceEvent::WorkspaceUpdated { workspace, .. } => {
+            json!({"type": kind, "workspace": workspace})
+        }
         WorkspaceEvent::WorkspaceDeleted { .. } => json!({"type": kind}),
     };
     body.to_string()

@@ -1,6 +1,6 @@
-//! `GET /v1/ws?workspace=<slug>`: a member's WebSocket. Authenticated by the session cookie,
-//! an `Authorization: Bearer` header or a `token` query parameter; anything else is a bare
-//! 401 before the upgrade. Every ping (25 s) checks the session again: a socket whose
+//! `GET /v1/ws?workspace=<slug>`: a member's WebSocket. Authenticated by the session cookie
+//! (from a trusted `Origin` only: 403 otherwise), an `Authorization: Bearer` header or a
+//! `token` query parameter; anything else is a bare 401 before the upgrade. Every ping (25 s) checks the session again: a socket whose
 //! session ended (signed out, revoked, banned, account deleted) is closed.
 
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use tokio::time::{Instant, interval_at};
 
 use super::protocol::{self, ClientEvent};
 use super::{member_channel, workspace_channel};
+use crate::auth::origin::{cookie_authenticated, require_trusted_origin};
 use crate::auth::request_meta::client_ip;
 use crate::auth::session::{presented_token, resolve_token, still_open};
 use crate::auth::tokens::hash_token;
@@ -95,8 +96,21 @@ async fn authorize(
     let Some(slug) = params.workspace else {
         return Ok(None);
     };
-    let Some(token) = params.token.or_else(|| presented_token(state, req)) else {
-        return Ok(None);
+    let token = match params.token {
+        Some(token) => token,
+        None => {
+            // A browser sends the cookie along from any site that opens the socket.
+            if cookie_authenticated(req) {
+                let trusted = state.settings.origins.trusted();
+                require_trusted_origin(req.headers(), |origin| {
+                    trusted.iter().any(|t| t == origin)
+                })?;
+            }
+            let Some(token) = presented_token(state, req) else {
+                return Ok(None);
+            };
+            token
+        }
     };
     let Some(caller) = resolve_token(state, req, token).await? else {
         return Ok(None);

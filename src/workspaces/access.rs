@@ -3,6 +3,7 @@
 //! 404 `workspace.not_found`.
 
 use poem::Request;
+use poem::http::StatusCode;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
@@ -84,6 +85,25 @@ impl Access {
             true => Ok(()),
             false => Err(ApiError::forbidden("permission.denied")),
         }
+    }
+
+    /// 403 `permission.escalation` unless the caller holds every permission of `granted`
+    /// (owners hold all): nobody creates, edits, assigns or invites into a role that can do
+    /// more than they can.
+    pub fn may_grant(&self, granted: Permissions) -> ApiResult<()> {
+        match self.is_owner() || granted.is_subset_of(self.permissions) {
+            true => Ok(()),
+            false => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "permission.escalation",
+                "that role holds permissions you do not have",
+            )),
+        }
+    }
+
+    /// [`Access::may_grant`] for the permissions `role` holds.
+    pub fn may_grant_role(&self, role: &role::Model) -> ApiResult<()> {
+        self.may_grant(Permissions::from_stored(&role.permissions))
     }
 
     pub fn is_owner(&self) -> bool {

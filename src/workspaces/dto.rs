@@ -15,7 +15,8 @@ pub struct WorkspaceDto {
     pub id: String,
     pub slug: String,
     pub name: String,
-    /// The user who created the workspace.
+    /// The workspace's owner of record: its creator until they hand it over, leave or are
+    /// removed, then the owner who took it over (always an Owner member).
     pub owner_id: String,
     pub created_at: String,
 }

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use tokio::sync::broadcast;
 
-use super::dto::{MemberDto, RoleDto};
+use super::dto::{MemberDto, RoleDto, WorkspaceDto};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Clone)]
@@ -40,6 +40,10 @@ pub enum WorkspaceEvent {
         workspace_id: String,
         role_id: String,
     },
+    WorkspaceUpdated {
+        workspace_id: String,
+        workspace: WorkspaceDto,
+    },
     WorkspaceDeleted {
         workspace_id: String,
     },
@@ -54,6 +58,7 @@ impl WorkspaceEvent {
             | WorkspaceEvent::RoleCreated { workspace_id, .. }
             | WorkspaceEvent::RoleUpdated { workspace_id, .. }
             | WorkspaceEvent::RoleDeleted { workspace_id, .. }
+            | WorkspaceEvent::WorkspaceUpdated { workspace_id, .. }
             | WorkspaceEvent::WorkspaceDeleted { workspace_id } => workspace_id,
         }
     }
@@ -67,6 +72,7 @@ impl WorkspaceEvent {
             WorkspaceEvent::RoleCreated { .. } => "workspace.role.created",
             WorkspaceEvent::RoleUpdated { .. } => "workspace.role.updated",
             WorkspaceEvent::RoleDeleted { .. } => "workspace.role.deleted",
+            WorkspaceEvent::WorkspaceUpdated { .. } => "workspace.updated",
             WorkspaceEvent::WorkspaceDeleted { .. } => "workspace.deleted",
         }
     }

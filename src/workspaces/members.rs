@@ -12,9 +12,9 @@ use super::access::{Access, is_owner_role};
 use std::collections::HashMap;
 
 use super::dto::{MemberDto, RoleDto, SystemKey, tone};
-use super::entities::{member, role};
+use super::entities::{member, role, workspace};
 use super::events::{Change, WorkspaceEvent};
-use super::roles;
+use super::{roles, service};
 use crate::auth::entities::user;
 use crate::db::escape_like;
 use crate::error::{ApiError, ApiResult, unique_or_internal};
@@ -209,21 +209,37 @@ pub async fn remove(change: &mut Change, actor: &Access, member_id: &str) -> Api
         }
         ensure_another_owner(&**change, workspace_id).await?;
     }
-    member::Entity::delete_by_id(&target.id)
+    end_membership(change, target).await
+}
+
+/// The caller leaves the workspace; the last owner stays (409 `member.last_owner`: transfer
+/// ownership or delete the workspace instead).
+pub async fn leave(change: &mut Change, actor: &Access) -> ApiResult<()> {
+    if actor.is_owner() {
+        ensure_another_owner(&**change, &actor.workspace.id).await?;
+    }
+    end_membership(change, actor.me.clone()).await
+}
+
+/// Deletes a membership, announces it, and keeps the owner of record an owner.
+async fn end_membership(change: &mut Change, member: member::Model) -> ApiResult<()> {
+    member::Entity::delete_by_id(&member.id)
         .exec(&**change)
         .await
         .map_err(ApiError::internal)?;
     change.record(WorkspaceEvent::MemberLeft {
-        workspace_id: workspace_id.clone(),
-        member_id: target.id,
-        user_id: target.user_id,
+        workspace_id: member.workspace_id.clone(),
+        member_id: member.id,
+        user_id: member.user_id,
     });
-    Ok(())
+    service::settle_owner_of_record(change, &member.workspace_id).await
 }
 
 /// Moves a member to `role_id`. Nobody changes their own role (409
 /// `member.cannot_change_own_role`); only owners make or unmake owners (403
-/// `role.owner_mint_forbidden`); the last owner stays one (409 `member.last_owner`).
+/// `role.owner_mint_forbidden`); nobody moves a member out of or into a role holding a
+/// permission they lack (403 `permission.escalation`); the last owner stays one (409
+/// `member.last_owner`).
 pub async fn change_role(
     change: &mut Change,
     actor: &Access,
@@ -246,18 +262,61 @@ pub async fn change_role(
     if (was_owner || becomes_owner) && !actor.is_owner() {
         return Err(ApiError::forbidden("role.owner_mint_forbidden"));
     }
+    actor.may_grant_role(&current_role)?;
+    actor.may_grant_role(&next_role)?;
     if was_owner && !becomes_owner {
         ensure_another_owner(&**change, workspace_id).await?;
     }
-    let mut active: member::ActiveModel = target.into();
-    active.role_id = Set(next_role.id.clone());
+    assign(change, target, &user, &next_role).await?;
+    service::settle_owner_of_record(change, workspace_id).await
+}
+
+/// Gives `member` the role `role` and announces it.
+async fn assign(
+    change: &mut Change,
+    member: member::Model,
+    user: &user::Model,
+    role: &role::Model,
+) -> ApiResult<()> {
+    let workspace_id = member.workspace_id.clone();
+    let mut active: member::ActiveModel = member.into();
+    active.role_id = Set(role.id.clone());
     active.updated_at = Set(Utc::now());
-    let target = active.update(&**change).await.map_err(ApiError::internal)?;
+    let member = active.update(&**change).await.map_err(ApiError::internal)?;
     change.record(WorkspaceEvent::MemberRoleChanged {
-        workspace_id: workspace_id.clone(),
-        member: MemberDto::new(&target, &user, &next_role),
+        workspace_id,
+        member: MemberDto::new(&member, user, role),
     });
     Ok(())
+}
+
+/// Hands the workspace to another member (owners only, 403 `role.owner_mint_forbidden`): they
+/// become an Owner and its owner of record, the caller an Admin. 409
+/// `member.cannot_transfer_to_self`.
+pub async fn transfer_ownership(
+    change: &mut Change,
+    actor: &Access,
+    caller: &user::Model,
+    member_id: &str,
+) -> ApiResult<workspace::Model> {
+    if !actor.is_owner() {
+        return Err(ApiError::forbidden("role.owner_mint_forbidden"));
+    }
+    let workspace_id = &actor.workspace.id;
+    let (target, user, current_role) = find(&**change, workspace_id, member_id).await?;
+    if target.id == actor.me.id {
+        return Err(ApiError::conflict(
+            "member.cannot_transfer_to_self",
+            "you own this workspace already",
+        ));
+    }
+    if !is_owner_role(&current_role) {
+        let owner = roles::find_system(&**change, workspace_id, SystemKey::Owner).await?;
+        assign(change, target, &user, &owner).await?;
+    }
+    let admin = roles::find_system(&**change, workspace_id, SystemKey::Admin).await?;
+    assign(change, actor.me.clone(), caller, &admin).await?;
+    service::set_owner_of_record(change, actor.workspace.clone(), &user.id).await
 }
 
 async fn ensure_another_owner(db: &impl ConnectionTrait, workspace_id: &str) -> ApiResult<()> {

@@ -77,6 +77,11 @@ impl Permissions {
         self.0 & permission.bit() != 0
     }
 
+    /// Whether every permission of `self` is in `other`.
+    pub fn is_subset_of(self, other: Permissions) -> bool {
+        self.0 & !other.0 == 0
+    }
+
     /// The members of the set, in the canonical order.
     pub fn list(self) -> Vec<Permission> {
         Permission::ALL

@@ -9,7 +9,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::access::is_owner_role;
+use super::access::{Access, is_owner_role};
 use super::dto::{RoleDto, SystemKey};
 use super::entities::{member, role};
 use super::events::{Change, WorkspaceEvent};
@@ -162,16 +162,19 @@ pub struct NewRole<'a> {
     pub permissions: &'a [String],
 }
 
-/// Creates a custom role; 409 `role.name_taken` when the workspace has one by that name (in
-/// any case).
+/// Creates a custom role in the actor's workspace; 409 `role.name_taken` when the workspace
+/// has one by that name (in any case), 403 `permission.escalation` when it would hold a
+/// permission the actor lacks.
 pub async fn create(
     change: &mut Change,
-    workspace_id: &str,
+    actor: &Access,
     new: NewRole<'_>,
 ) -> ApiResult<role::Model> {
+    let workspace_id = actor.workspace.id.as_str();
     let name = normalize_name(new.name)?;
     let description = normalize_description(new.description)?;
     let permissions = Permissions::parse_names(new.permissions)?;
+    actor.may_grant(permissions)?;
     ensure_name_free(&**change, workspace_id, &name, None).await?;
     let existing = role::Entity::find()
         .filter(role::Column::WorkspaceId.eq(workspace_id))
@@ -212,12 +215,17 @@ pub struct RolePatch<'a> {
 }
 
 /// Applies `patch`. System roles keep their names (409 `role.system_name_locked`); the Owner
-/// role cannot change at all (409 `role.owner_locked`). Returns the role with its member count.
+/// role cannot change at all (409 `role.owner_locked`); nobody edits a role holding, or gives
+/// it, a permission they lack (403 `permission.escalation`). Returns the role with its member count.
 pub async fn update(
     change: &mut Change,
+    actor: &Access,
     role: role::Model,
     patch: RolePatch<'_>,
 ) -> ApiResult<RoleDto> {
+    if !is_owner_role(&role) {
+        actor.may_grant_role(&role)?;
+    }
     let mut active: role::ActiveModel = role.clone().into();
     if let Some(raw) = patch.name {
         let name = normalize_name(raw)?;
@@ -249,6 +257,7 @@ pub async fn update(
         if is_owner_role(&role) {
             return Err(owner_locked());
         }
+        actor.may_grant(permissions)?;
         if permissions != Permissions::from_stored(&role.permissions) {
             active.permissions = Set(permissions.to_stored());
         }

@@ -9,7 +9,7 @@ use sea_orm::{
     QuerySelect, RelationTrait, Set,
 };
 
-use super::dto::{MemberDto, SystemKey};
+use super::dto::{MemberDto, SystemKey, WorkspaceDto};
 use super::entities::{invite, member, role, workspace};
 use super::events::{Change, WorkspaceEvent};
 use super::invites::{self, Issued};
@@ -205,29 +205,126 @@ pub async fn solely_owned(
         .collect())
 }
 
-/// Before `user_id` is deleted: each workspace they created names another owner as its
-/// creator (the sole-owner rule guarantees there is one).
-pub async fn hand_over(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<()> {
-    let created = workspace::Entity::find()
+/// What a request asks to change on a workspace; `None` leaves a field as it is.
+pub struct WorkspacePatch {
+    pub name: Option<String>,
+    /// Normalised as on opening.
+    pub slug: Option<String>,
+}
+
+/// Renames the workspace or moves it to another slug (422 `workspace_slug.invalid`, 409
+/// `workspace.slug_taken`); announces `workspace.updated` when anything changed.
+pub async fn update(
+    change: &mut Change,
+    workspace: workspace::Model,
+    patch: WorkspacePatch,
+) -> ApiResult<workspace::Model> {
+    let mut active: workspace::ActiveModel = workspace.clone().into();
+    if let Some(raw) = patch.name {
+        let name = clean_name(&raw);
+        if name.is_empty() {
+            return Err(ApiError::validation("name must not be blank"));
+        }
+        if name != workspace.name {
+            active.name = Set(name);
+        }
+    }
+    if let Some(raw) = patch.slug {
+        let slug = normalize_slug(&raw)?;
+        if slug != workspace.slug {
+            active.slug = Set(slug);
+        }
+    }
+    save(change, workspace, active).await
+}
+
+/// Writes a changed workspace row and announces it (`workspace.updated`).
+async fn save(
+    change: &mut Change,
+    unchanged: workspace::Model,
+    mut active: workspace::ActiveModel,
+) -> ApiResult<workspace::Model> {
+    if !active.is_changed() {
+        return Ok(unchanged);
+    }
+    active.updated_at = Set(Utc::now());
+    let slug_taken = || ApiError::conflict("workspace.slug_taken", "that slug is taken");
+    let workspace = active
+        .update(&**change)
+        .await
+        .map_err(|err| unique_or_internal(err, slug_taken))?;
+    change.record(WorkspaceEvent::WorkspaceUpdated {
+        workspace_id: workspace.id.clone(),
+        workspace: WorkspaceDto::from(&workspace),
+    });
+    Ok(workspace)
+}
+
+/// The longest-standing Owner member of the workspace other than `except_user`.
+async fn oldest_owner(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    except_user: Option<&str>,
+) -> ApiResult<Option<member::Model>> {
+    let mut query = member::Entity::find()
+        .join(JoinType::InnerJoin, member::Relation::Role.def())
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
+        .filter(role::Column::SystemKey.eq(SystemKey::Owner.as_str()));
+    if let Some(user_id) = except_user {
+        query = query.filter(member::Column::UserId.ne(user_id));
+    }
+    query
+        .order_by_asc(member::Column::CreatedAt)
+        .order_by_asc(member::Column::Id)
+        .one(db)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// Names `user_id` as the workspace's owner of record (`ownerId`).
+pub async fn set_owner_of_record(
+    change: &mut Change,
+    workspace: workspace::Model,
+    user_id: &str,
+) -> ApiResult<workspace::Model> {
+    let mut active: workspace::ActiveModel = workspace.clone().into();
+    if workspace.owner_id != user_id {
+        active.owner_id = Set(user_id.to_owned());
+    }
+    save(change, workspace, active).await
+}
+
+/// Keeps `ownerId` naming an owner: after the user it names stopped being one (removed,
+/// demoted, left), it names the longest-standing remaining owner.
+pub async fn settle_owner_of_record(change: &mut Change, workspace_id: &str) -> ApiResult<()> {
+    let workspace = workspace::Entity::find_by_id(workspace_id)
+        .one(&**change)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("workspace"))?;
+    let still_owner = super::members::find_by_user(&**change, workspace_id, &workspace.owner_id)
+        .await?
+        .is_some_and(|(_, role)| super::access::is_owner_role(&role));
+    if still_owner {
+        return Ok(());
+    }
+    if let Some(heir) = oldest_owner(&**change, workspace_id, None).await? {
+        set_owner_of_record(change, workspace, &heir.user_id).await?;
+    }
+    Ok(())
+}
+
+/// Before `user_id` is deleted: each workspace they are the owner of record of names another
+/// owner (the sole-owner rule guarantees there is one).
+pub async fn hand_over(change: &mut Change, user_id: &str) -> ApiResult<()> {
+    let recorded = workspace::Entity::find()
         .filter(workspace::Column::OwnerId.eq(user_id))
-        .all(db)
+        .all(&**change)
         .await
         .map_err(ApiError::internal)?;
-    for workspace in created {
-        let heir = member::Entity::find()
-            .join(JoinType::InnerJoin, member::Relation::Role.def())
-            .filter(member::Column::WorkspaceId.eq(&workspace.id))
-            .filter(member::Column::UserId.ne(user_id))
-            .filter(role::Column::SystemKey.eq(SystemKey::Owner.as_str()))
-            .order_by_asc(member::Column::CreatedAt)
-            .one(db)
-            .await
-            .map_err(ApiError::internal)?;
-        if let Some(heir) = heir {
-            let mut active: workspace::ActiveModel = workspace.into();
-            active.owner_id = Set(heir.user_id);
-            active.updated_at = Set(Utc::now());
-            active.update(db).await.map_err(ApiError::internal)?;
+    for workspace in recorded {
+        if let Some(heir) = oldest_owner(&**change, &workspace.id, Some(user_id)).await? {
+            set_owner_of_record(change, workspace, &heir.user_id).await?;
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, json_of};
+use crate::helpers::{TestApp, WEB_ORIGIN, json_of};
 use orbit::auth::entities::{session, user};
 
 const PASSWORD: &str = "correct horse battery";
@@ -89,7 +89,10 @@ async fn the_address_changes_once_the_new_one_is_confirmed() {
 
     let confirmed = app.client.get(app.local(&link)).send().await.unwrap();
     assert_eq!(confirmed.status(), 302);
-    assert_eq!(confirmed.headers()["location"], "/account?emailChanged=1");
+    assert_eq!(
+        confirmed.headers()["location"],
+        format!("{WEB_ORIGIN}/account?emailChanged=1")
+    );
     let me = json_of(app.get_as("/v1/me", &bea.cookie).await).await;
     assert_eq!(me["user"]["email"], "bea.new@example.com");
     let users = user::Entity::find().count(&app.db).await.unwrap();
@@ -129,13 +132,16 @@ async fn an_account_is_deleted_from_the_mailed_link_by_its_owner() {
     assert_eq!(someone_else.status(), 302);
     assert_eq!(
         someone_else.headers()["location"],
-        "/?accountDeleted=1&error=INVALID_TOKEN"
+        format!("{WEB_ORIGIN}/?accountDeleted=1&error=INVALID_TOKEN")
     );
     assert_eq!(app.get_as("/v1/me", &cal.cookie).await.status(), 200);
 
     let deleted = app.get_as(link, &cal.cookie).await;
     assert_eq!(deleted.status(), 302);
-    assert_eq!(deleted.headers()["location"], "/?accountDeleted=1");
+    assert_eq!(
+        deleted.headers()["location"],
+        format!("{WEB_ORIGIN}/?accountDeleted=1")
+    );
     let cleared = crate::helpers::set_cookie_header(&deleted, "better-auth.session_token");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert_eq!(app.get_as("/v1/me", &cal.cookie).await.status(), 401);

@@ -109,13 +109,19 @@ async fn a_link_works_once_and_bad_or_expired_ones_send_back_an_error() {
         302
     );
     let again = app.client.get(app.local(&link)).send().await.unwrap();
-    assert_eq!(again.headers()["location"], "/home?error=INVALID_TOKEN");
+    assert_eq!(
+        again.headers()["location"],
+        format!("{WEB}/home?error=INVALID_TOKEN")
+    );
     assert!(again.headers().get("set-cookie").is_none());
 
     let bad = app
         .get("/v1/auth/magic-link/verify?token=nope&callbackURL=/home%3Fx%3D1")
         .await;
-    assert_eq!(bad.headers()["location"], "/home?x=1&error=INVALID_TOKEN");
+    assert_eq!(
+        bad.headers()["location"],
+        format!("{WEB}/home?x=1&error=INVALID_TOKEN")
+    );
 
     let expiring = TestApp::spawn_with(&[("MAGIC_LINK_TTL_MIN", "0")]).await;
     request_link(
@@ -130,7 +136,10 @@ async fn a_link_works_once_and_bad_or_expired_ones_send_back_an_error() {
         .send()
         .await
         .unwrap();
-    assert_eq!(expired.headers()["location"], "/?error=INVALID_TOKEN");
+    assert_eq!(
+        expired.headers()["location"],
+        format!("{WEB}/?error=INVALID_TOKEN")
+    );
 }
 
 #[tokio::test]

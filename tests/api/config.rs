@@ -57,11 +57,22 @@ fn production_names_every_missing_variable_at_once() {
 
 #[test]
 fn a_complete_production_config_loads_with_json_logs() {
-    let settings = production(&[]).unwrap();
+    let settings = production(&[("CLIENT_IP_HEADER", "fly-client-ip")]).unwrap();
     assert!(settings.env.is_production());
     assert_eq!(settings.log.format, LogFormat::Json);
-    assert!(settings.warnings.is_empty());
-    assert!(settings.email.redact_console_links);
+    assert!(settings.warnings.is_empty(), "{:?}", settings.warnings);
+    assert!(settings.email.redact_console_log);
+}
+
+#[test]
+fn production_without_a_client_ip_header_warns_that_clients_share_one_budget() {
+    let warnings = production(&[]).unwrap().warnings.join("\n");
+    assert!(
+        warnings.contains("CLIENT_IP_HEADER is not set"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("fly-client-ip"), "{warnings}");
+    assert!(warnings.contains("x-forwarded-for"), "{warnings}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `/v1/me`, preferences and the development helpers.
 
 use orbit::config::AppEnv;
+use reqwest::Method;
 use reqwest::header::{COOKIE, ORIGIN};
 use serde_json::{Value, json};
 
@@ -101,29 +102,36 @@ async fn dev_routes_help_in_development() {
 }
 
 #[tokio::test]
-async fn dev_routes_are_404_in_production() {
+async fn dev_routes_are_not_mounted_in_production() {
     let (_database, url) = TestDatabase::create_sqlite();
     let mut settings = test_settings(&url, &[]);
     settings.env = AppEnv::Production;
     let app = TestApp::serve(settings, true).await;
-    for path in [
-        "/v1/dev/last-magic-link?email=a@b.io",
-        "/v1/dev/active-providers",
+    let cookie = app.sign_in("max@example.com").await.cookie;
+    for (method, path) in [
+        (Method::GET, "/v1/dev/last-magic-link"),
+        (Method::GET, "/v1/dev/last-magic-link?email=a@b.io"),
+        (Method::GET, "/v1/dev/active-providers"),
+        (Method::POST, "/v1/dev/make-admin"),
+        (Method::POST, "/v1/dev/seed-members/acme"),
     ] {
-        let response = app.get(path).await;
-        assert_eq!(response.status(), 404, "{path}");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "not_found");
+        // Signed out, signed in, with or without a body: the route is not there at all.
+        for cookie in [None, Some(cookie.as_str())] {
+            let response = app
+                .send_as(method.clone(), path, cookie, Some(json!({"count": "x"})))
+                .await;
+            assert_eq!(response.status(), 404, "{method} {path}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "not_found");
+        }
     }
-    let make_admin = app
-        .client
-        .post(app.url("/v1/dev/make-admin"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        make_admin.status(),
-        401,
-        "no session: refused before the route says 404"
+    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let paths = served["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/v1/me"));
+    assert!(
+        paths.keys().all(|path| !path.starts_with("/v1/dev/")),
+        "the production document lists no dev route"
     );
+    let docs = app.get("/docs").await.text().await.unwrap();
+    assert!(!docs.contains("/v1/dev/"));
 }

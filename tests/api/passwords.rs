@@ -51,12 +51,18 @@ async fn sign_up_signs_in_and_mails_a_verification_link() {
     );
     let verified = app.client.get(app.local(&link)).send().await.unwrap();
     assert_eq!(verified.status(), 302);
-    assert_eq!(verified.headers()["location"], "/welcome");
+    assert_eq!(
+        verified.headers()["location"],
+        format!("{WEB_ORIGIN}/welcome")
+    );
     let session = json_of(app.get_as("/v1/auth/get-session", &signed_in.cookie).await).await;
     assert_eq!(session["user"]["emailVerified"], true);
 
     let again = app.client.get(app.local(&link)).send().await.unwrap();
-    assert_eq!(again.headers()["location"], "/welcome?error=INVALID_TOKEN");
+    assert_eq!(
+        again.headers()["location"],
+        format!("{WEB_ORIGIN}/welcome?error=INVALID_TOKEN")
+    );
     let without_callback = app.get("/v1/auth/verify-email?token=not-a-token").await;
     assert_eq!(
         error_code(without_callback).await,

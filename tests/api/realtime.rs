@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{TestApp, json_of};
+use crate::helpers::{TestApp, WEB_ORIGIN, json_of};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -18,14 +18,29 @@ async fn connect(app: &TestApp, query: &str, cookie: Option<&str>) -> Result<Soc
     connect_to(&app.base, query, cookie).await
 }
 
-/// Opens `/v1/ws{query}` on the instance serving at `base`.
+/// Opens `/v1/ws{query}` on the instance serving at `base`, as the web app would.
 pub async fn connect_to(base: &str, query: &str, cookie: Option<&str>) -> Result<Socket, WsError> {
+    connect_from(base, query, cookie, Some(WEB_ORIGIN)).await
+}
+
+/// Opens `/v1/ws{query}` with `cookie`, as a page on `origin` would.
+pub async fn connect_from(
+    base: &str,
+    query: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Socket, WsError> {
     let url = format!("{}/v1/ws{query}", base.replacen("http", "ws", 1));
     let mut request = url.into_client_request().unwrap();
     if let Some(cookie) = cookie {
         request
             .headers_mut()
             .insert("cookie", cookie.parse().unwrap());
+    }
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
     }
     tokio_tungstenite::connect_async(request)
         .await

@@ -14,7 +14,18 @@ use crate::helpers::{TestApp, count_rows, json_of};
 fn workspace_routes() -> Vec<(Method, &'static str, Option<Value>)> {
     vec![
         (Method::GET, "/v1/workspaces/{slug}", None),
+        (
+            Method::PATCH,
+            "/v1/workspaces/{slug}",
+            Some(json!({"name": "Hijacked"})),
+        ),
         (Method::DELETE, "/v1/workspaces/{slug}", None),
+        (Method::POST, "/v1/workspaces/{slug}/leave", None),
+        (
+            Method::POST,
+            "/v1/workspaces/{slug}/transfer-ownership",
+            Some(json!({"memberId": "{memberId}"})),
+        ),
         (Method::GET, "/v1/workspaces/{slug}/members", None),
         (
             Method::DELETE,
@@ -175,9 +186,12 @@ async fn no_workspace_route_reaches_another_workspace() {
 
     // Alice, in her own workspace, naming Mallory's member, role and invitation.
     for (method, template, body) in workspace_routes() {
+        let names_an_id = |id: &&str| {
+            template.contains(id) || body.as_ref().is_some_and(|b| b.to_string().contains(id))
+        };
         if !["{memberId}", "{roleId}", "{inviteId}"]
             .iter()
-            .any(|id| template.contains(id))
+            .any(names_an_id)
         {
             continue;
         }

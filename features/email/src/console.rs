@@ -1,13 +1,14 @@
 use crate::{Email, MailError, Mailer};
 
-/// The fallback mailer: writes the recipient, the subject and every link to the log.
+/// The fallback mailer: writes the recipient, the subject and every link to the log (when
+/// redacting, only each link's origin and a masked recipient).
 pub struct ConsoleMailer {
-    redact_links: bool,
+    redact: bool,
 }
 
 impl ConsoleMailer {
-    pub fn new(redact_links: bool) -> Self {
-        Self { redact_links }
+    pub fn new(redact: bool) -> Self {
+        Self { redact }
     }
 }
 
@@ -23,13 +24,17 @@ impl Mailer for ConsoleMailer {
 
     async fn send(&self, email: Email) -> Result<(), MailError> {
         let links: Vec<&str> = links_in(&email.text)
-            .map(|link| match self.redact_links {
+            .map(|link| match self.redact {
                 true => origin_of(link),
                 false => link,
             })
             .collect();
+        let to = match self.redact {
+            true => mask_address(&email.to),
+            false => email.to.clone(),
+        };
         tracing::info!(
-            to = %email.to,
+            to = %to,
             subject = %email.subject,
             links = ?links,
             "email not sent (console mailer): set RESEND_API_KEY and RESEND_FROM to deliver"
@@ -59,9 +64,21 @@ fn origin_of(link: &str) -> &str {
     }
 }
 
+/// `j***@example.com`: enough to tell mails apart in a log, not enough to name anyone.
+fn mask_address(address: &str) -> String {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    let first: String = local.chars().take(1).collect();
+    format!("{first}***@{domain}")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{links_in, origin_of};
+    use super::{links_in, mask_address, origin_of};
+
+    #[test]
+    fn masked_addresses_keep_one_letter_and_the_domain() {
+        assert_eq!(mask_address("jane.doe@example.com"), "j***@example.com");
+    }
 
     #[test]
     fn redaction_keeps_only_the_origin() {

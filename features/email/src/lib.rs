@@ -57,9 +57,9 @@ pub struct EmailSettings {
     pub resend_from: Option<String>,
     /// Overrides Resend's API address (a proxy, or a stub server in tests).
     pub resend_base_url: Option<reqwest::Url>,
-    /// Strip query strings from links the console mailer logs: in production they carry
-    /// sign-in tokens, and tokens never go to logs.
-    pub redact_console_links: bool,
+    /// The console mailer logs only each link's origin and a masked recipient: in production
+    /// links carry sign-in tokens, and neither tokens nor addresses go to logs.
+    pub redact_console_log: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +98,6 @@ pub fn from_settings(
             settings.resend_base_url.clone(),
             http,
         )),
-        _ => Arc::new(ConsoleMailer::new(settings.redact_console_links)),
+        _ => Arc::new(ConsoleMailer::new(settings.redact_console_log)),
     })
 }

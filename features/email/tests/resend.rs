@@ -9,7 +9,7 @@ fn settings(server: &MockServer) -> EmailSettings {
         resend_api_key: Some("re_test_key".into()),
         resend_from: Some("Orbit <no-reply@orbit.test>".into()),
         resend_base_url: Some(server.uri().parse().unwrap()),
-        redact_console_links: false,
+        redact_console_log: false,
     }
 }
 

@@ -16,7 +16,7 @@ use crate::auth::address::EmailAddress;
 use crate::auth::dto::{AuthSession, Status};
 use crate::auth::entities::{account, user};
 use crate::auth::links::{api_link, with_query};
-use crate::auth::origin::check_callbacks;
+use crate::auth::origin::{check_callbacks, resolve_optional_callback};
 use crate::auth::password::Password;
 use crate::auth::session::{self, Authenticated};
 use crate::auth::verifications::{self, Purpose};
@@ -281,8 +281,7 @@ impl AccountApi {
             Option<String>,
         >,
     ) -> AuthResult<DeleteCallbackResponse> {
-        let callback = callback_url.0;
-        check_callbacks(&state.settings, [callback.as_deref()])?;
+        let callback = resolve_optional_callback(&state.settings, callback_url.0.as_deref())?;
         let deleted_now = delete_with_token(&state, req, &caller.0.user.id, &token).await?;
         match (deleted_now, callback) {
             (true, Some(callback)) => Ok(DeleteCallbackResponse::Found(callback)),

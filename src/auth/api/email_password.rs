@@ -10,7 +10,7 @@ use crate::auth::cookies::SESSION_TTL;
 use crate::auth::dto::{AuthUser, Status};
 use crate::auth::email_verification::{self, Grant};
 use crate::auth::links::with_query;
-use crate::auth::origin::check_callbacks;
+use crate::auth::origin::{check_callbacks, resolve_optional_callback};
 use crate::auth::password::{NewPassword, Password};
 use crate::auth::request_meta::session_origin;
 use crate::auth::session::{self, MaybeAuthenticated};
@@ -280,8 +280,7 @@ impl EmailPasswordApi {
             Option<String>,
         >,
     ) -> AuthResult<VerifyEmailResponse> {
-        let callback = callback_url.0;
-        check_callbacks(&state.settings, [callback.as_deref()])?;
+        let callback = resolve_optional_callback(&state.settings, callback_url.0.as_deref())?;
         let outcome = apply(&state, &token.0).await?;
         match (outcome, callback) {
             (Ok(_), Some(callback)) => Ok(VerifyEmailResponse::Found(callback)),

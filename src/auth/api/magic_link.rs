@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::address::EmailAddress;
 use crate::auth::dto::Status;
 use crate::auth::links::{Redirect, api_link, with_query};
-use crate::auth::origin::check_callbacks;
+use crate::auth::origin::{check_callbacks, resolve_callback};
 use crate::auth::request_meta::session_origin;
 use crate::auth::verifications::{self, Purpose};
 use crate::auth::{emails, session, throttle, users};
@@ -112,20 +112,21 @@ impl MagicLinkApi {
             Option<String>,
         >,
     ) -> AuthResult<Redirect> {
-        let callback = callback_url.0.unwrap_or_else(|| "/".to_owned());
-        check_callbacks(
-            &state.settings,
-            [
-                Some(callback.as_str()),
-                new_user_callback_url.0.as_deref(),
-                error_callback_url.0.as_deref(),
-            ],
-        )?;
-        let error_target = error_callback_url.0.as_deref().unwrap_or(&callback);
+        let resolve = |raw: &str| resolve_callback(&state.settings, raw).map(String::from);
+        let callback = resolve(callback_url.0.as_deref().unwrap_or("/"))?;
+        let new_user_callback = new_user_callback_url
+            .0
+            .as_deref()
+            .map(resolve)
+            .transpose()?;
+        let error_target = match error_callback_url.0.as_deref() {
+            Some(raw) => resolve(raw)?,
+            None => callback.clone(),
+        };
         let grant = verifications::consume::<Grant>(&state.db, Purpose::MagicLink, &token.0);
         let Some(grant) = grant.await? else {
             return Ok(Redirect::Found(with_query(
-                error_target,
+                &error_target,
                 "error",
                 "INVALID_TOKEN",
             )));
@@ -146,7 +147,7 @@ impl MagicLinkApi {
         txn.commit().await.map_err(ApiError::internal)?;
 
         session::set_session_cookie(&state, req, &session_token);
-        let target = match (created, new_user_callback_url.0) {
+        let target = match (created, new_user_callback) {
             (true, Some(new_user)) => new_user,
             _ => callback,
         };

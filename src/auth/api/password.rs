@@ -5,14 +5,14 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{Object, OpenApi, payload::Json};
-use sea_orm::{ColumnTrait, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::address::EmailAddress;
 use crate::auth::dto::{AuthUser, Status};
 use crate::auth::entities::{session as sessions, user};
 use crate::auth::links::{Redirect, api_link, with_query};
-use crate::auth::origin::check_callbacks;
+use crate::auth::origin::{check_callbacks, resolve_callback};
 use crate::auth::password::{NewPassword, Password};
 use crate::auth::request_meta::session_origin;
 use crate::auth::session::{self, Authenticated, CurrentSession};
@@ -80,6 +80,15 @@ struct PasswordCheck {
 #[derive(Debug, Serialize, Deserialize)]
 struct ResetGrant {
     user_id: String,
+    /// The password the account had when the link was sent: any change since kills the link.
+    password_stamp: String,
+}
+
+impl ResetGrant {
+    /// Whether the account's password is still the one the link was sent for.
+    async fn is_current(&self, db: &impl ConnectionTrait) -> ApiResult<bool> {
+        Ok(credentials::password_stamp(db, &self.user_id).await? == self.password_stamp)
+    }
 }
 
 fn bad_request(code: &'static str, message: &'static str) -> ApiError {
@@ -113,6 +122,7 @@ impl PasswordApi {
         if let Some(user) = users::find_by_email(&state.db, email).await? {
             let grant = ResetGrant {
                 user_id: user.id.clone(),
+                password_stamp: credentials::password_stamp(&state.db, &user.id).await?,
             };
             let token =
                 verifications::issue(&state.db, Purpose::ResetPassword, &grant, RESET_TTL).await?;
@@ -153,11 +163,15 @@ impl PasswordApi {
         #[oai(validator(max_length = 128))] token: Path<String>,
         #[oai(name = "callbackURL", validator(max_length = 2048))] callback_url: Query<String>,
     ) -> AuthResult<Redirect> {
-        check_callbacks(&state.settings, [Some(callback_url.0.as_str())])?;
+        let callback_url = String::from(resolve_callback(&state.settings, &callback_url)?);
         let grant = verifications::peek::<ResetGrant>(&state.db, Purpose::ResetPassword, &token);
-        let target = match grant.await? {
-            Some(_) => with_query(&callback_url, "token", &token),
-            None => with_query(&callback_url, "error", "INVALID_TOKEN"),
+        let live = match grant.await? {
+            Some(grant) => grant.is_current(&state.db).await?,
+            None => false,
+        };
+        let target = match live {
+            true => with_query(&callback_url, "token", &token),
+            false => with_query(&callback_url, "error", "INVALID_TOKEN"),
         };
         Ok(Redirect::Found(target))
     }
@@ -190,6 +204,9 @@ impl PasswordApi {
         let txn = state.db.begin().await.map_err(ApiError::internal)?;
         let grant = verifications::consume::<ResetGrant>(&txn, Purpose::ResetPassword, token);
         let grant = grant.await?.ok_or_else(invalid)?;
+        if !grant.is_current(&txn).await? {
+            return Err(invalid().into());
+        }
         let user = users::find(&txn, &grant.user_id)
             .await?
             .ok_or_else(invalid)?;

@@ -80,8 +80,11 @@ impl InvitesApi {
             Some(role_id) => Some(roles::find(&*change, workspace_id, role_id.as_str()).await?),
             None => None,
         };
-        if role.as_ref().is_some_and(is_owner_role) {
-            return Err(ApiError::forbidden("invite.owner_role_forbidden"));
+        if let Some(role) = &role {
+            if is_owner_role(role) {
+                return Err(ApiError::forbidden("invite.owner_role_forbidden"));
+            }
+            access.may_grant_role(role)?;
         }
         if members::has_member_with_email(&*change, workspace_id, body.email.as_str()).await? {
             return Err(ApiError::conflict(

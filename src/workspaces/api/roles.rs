@@ -105,7 +105,7 @@ impl RolesApi {
             description: body.description.as_deref(),
             permissions: &permissions,
         };
-        let role = roles::create(&mut change, &access.workspace.id, new).await?;
+        let role = roles::create(&mut change, &access, new).await?;
         change.commit(&state.events).await?;
         Ok(RoleCreated::Created(Json(RoleDto::new(&role, Some(0)))))
     }
@@ -140,7 +140,7 @@ impl RolesApi {
             },
             permissions: permissions.as_deref(),
         };
-        let role = roles::update(&mut change, role, patch).await?;
+        let role = roles::update(&mut change, &access, role, patch).await?;
         change.commit(&state.events).await?;
         Ok(Json(role))
     }

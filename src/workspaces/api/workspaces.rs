@@ -4,7 +4,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::Done;
+use super::{Done, MemberId};
 use crate::auth::address::EmailAddress;
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -18,6 +18,7 @@ use crate::workspaces::access::Access;
 use crate::workspaces::dto::{InviteDto, MemberDto, WorkspaceDto};
 use crate::workspaces::events::Change;
 use crate::workspaces::permissions::Permission;
+use crate::workspaces::service::WorkspacePatch;
 use crate::workspaces::{invites, members, service};
 
 /// Workspaces one user may open per hour.
@@ -55,6 +56,24 @@ pub(crate) struct WorkspaceView {
     you: Option<MemberDto>,
     /// Oldest first.
     members: Vec<MemberDto>,
+}
+
+#[derive(Debug, Object)]
+struct WorkspaceUpdate {
+    /// Omitted or `null`: unchanged.
+    #[oai(nullable)]
+    name: Option<Text<64, 1>>,
+    /// Omitted or `null`: unchanged. Normalised and checked as on opening; 409
+    /// `workspace.slug_taken` when another workspace has it.
+    #[oai(nullable)]
+    slug: Option<Text<32, 3>>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct OwnershipTransfer {
+    /// The member who becomes the owner.
+    member_id: MemberId,
 }
 
 #[derive(ApiResponse)]
@@ -139,6 +158,77 @@ impl WorkspacesApi {
             you: Some(access.you(&caller.0)),
             members,
         }))
+    }
+
+    /// Rename a workspace or change its slug (`workspace.settings.edit`)
+    #[oai(
+        path = "/v1/workspaces/:slug",
+        method = "patch",
+        operation_id = "updateWorkspace"
+    )]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<WorkspaceUpdate>,
+        caller: Authenticated,
+        slug: Path<String>,
+    ) -> ApiResult<Json<WorkspaceDto>> {
+        let mut change = Change::begin(&state.db).await?;
+        let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
+        access.require(Permission::SettingsEdit)?;
+        let body = body.0;
+        let patch = WorkspacePatch {
+            name: body.name.map(Text::into_string),
+            slug: body.slug.map(Text::into_string),
+        };
+        let workspace = service::update(&mut change, access.workspace, patch).await?;
+        change.commit(&state.events).await?;
+        Ok(Json(WorkspaceDto::from(&workspace)))
+    }
+
+    /// Leave a workspace (the last owner cannot: 409 `member.last_owner`)
+    #[oai(
+        path = "/v1/workspaces/:slug/leave",
+        method = "post",
+        operation_id = "leaveWorkspace"
+    )]
+    async fn leave(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Authenticated,
+        slug: Path<String>,
+    ) -> ApiResult<Done> {
+        let mut change = Change::begin(&state.db).await?;
+        let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
+        members::leave(&mut change, &access).await?;
+        change.commit(&state.events).await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Hand the workspace to another member (owners only): they become an Owner and its
+    /// `ownerId`, you an Admin
+    #[oai(
+        path = "/v1/workspaces/:slug/transfer-ownership",
+        method = "post",
+        operation_id = "transferWorkspaceOwnership"
+    )]
+    async fn transfer_ownership(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<OwnershipTransfer>,
+        caller: Authenticated,
+        slug: Path<String>,
+    ) -> ApiResult<Json<WorkspaceDto>> {
+        let mut change = Change::begin(&state.db).await?;
+        let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
+        let target = body.member_id.as_str();
+        let workspace =
+            members::transfer_ownership(&mut change, &access, &caller.0.user, target).await?;
+        change.commit(&state.events).await?;
+        Ok(Json(WorkspaceDto::from(&workspace)))
     }
 
     /// Delete a workspace with its members, roles and invitations (`workspace.delete`)

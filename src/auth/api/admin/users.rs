@@ -88,6 +88,8 @@ struct UserList {
     /// How many users match, across all pages.
     total: u64,
     limit: Option<u64>,
+    /// Present when the request gave one (as better-auth answers).
+    #[oai(skip_serializing_if_is_none)]
     offset: Option<u64>,
 }
 
@@ -292,7 +294,7 @@ impl AdminUsersApi {
             users: rows.iter().map(AuthUser::from).collect(),
             total,
             limit: Some(page),
-            offset: Some(offset.0.unwrap_or(0)),
+            offset: offset.0,
         }))
     }
 
@@ -432,6 +434,7 @@ impl AdminUsersApi {
         }
         active.updated_at = Set(Utc::now());
         let user = users::save(&state.db, active, StatusCode::BAD_REQUEST).await?;
+        session::end_lapsed_impersonations(&state.db, &user).await?;
         Ok(Json(AuthUser::from(&user)))
     }
 
@@ -458,6 +461,7 @@ impl AdminUsersApi {
         active.role = Set(role);
         active.updated_at = Set(Utc::now());
         let user = active.update(&state.db).await.map_err(ApiError::internal)?;
+        session::end_lapsed_impersonations(&state.db, &user).await?;
         Ok(Json(UserResult::from(&user)))
     }
 
@@ -521,6 +525,7 @@ impl AdminUsersApi {
         active.updated_at = Set(now);
         let user = active.update(&txn).await.map_err(ApiError::internal)?;
         session::revoke_where(&txn, sessions::Column::UserId.eq(&user.id)).await?;
+        session::end_lapsed_impersonations(&txn, &user).await?;
         txn.commit().await.map_err(ApiError::internal)?;
         Ok(Json(UserResult::from(&user)))
     }
