@@ -8,6 +8,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaResponse, MetaResponses, Registry};
 use poem_openapi::{ApiResponse, Object, ResponseContent, Union};
 
+use crate::http::validation_issues::ValidationIssue;
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -18,6 +20,8 @@ pub struct ApiError {
     message: Cow<'static, str>,
     /// Seconds after which a refused (429, 503) request may be retried (`Retry-After`).
     retry_after: Option<u64>,
+    /// For a malformed request: which fields are wrong.
+    issues: Vec<ValidationIssue>,
 }
 
 /// The body of every error response.
@@ -32,6 +36,9 @@ pub struct ErrorBody {
     pub code: String,
     /// Human-readable explanation; may change between versions.
     pub message: String,
+    /// For a malformed request (`validation`): each wrong field, zod-style.
+    #[oai(default, skip_serializing_if_is_empty)]
+    pub issues: Vec<ValidationIssue>,
 }
 
 impl ApiError {
@@ -45,7 +52,14 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             retry_after: None,
+            issues: Vec::new(),
         }
+    }
+
+    /// This error, also listing `issues`: which fields of the request are wrong.
+    pub fn with_issues(mut self, issues: Vec<ValidationIssue>) -> Self {
+        self.issues.extend(issues);
+        self
     }
 
     /// 400 `validation`: the request does not have the shape the route documents.
@@ -171,6 +185,7 @@ impl ApiError {
             error: ErrorBody {
                 code: self.code.to_string(),
                 message: self.message.to_string(),
+                issues: self.issues.clone(),
             },
         }
     }

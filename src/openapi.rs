@@ -90,7 +90,7 @@ pub fn production_service() -> OpenApiService<Apis, ()> {
 fn described<T>(service: OpenApiService<T, ()>) -> OpenApiService<T, ()> {
     service.description(
         "The Orbit SaaS starter API. Errors are `{\"error\":{\"code\",\"message\"}}` with a \
-         stable `code`.",
+         stable `code`. No string may contain U+0000 (400 `validation`).",
     )
 }
 

@@ -1,6 +1,7 @@
 use poem::{Endpoint, Middleware, Request, Result, web::headers::HeaderMapExt};
 
 use crate::error::ApiError;
+use crate::http::request_context::RequestContext;
 
 /// Refuses bodies over the limit with 413 `payload_too_large`, whether or not the client
 /// declared a `Content-Length`: the body is read here, bounded, before any handler sees it.
@@ -61,6 +62,9 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                             format!("could not read the request body: {other}"),
                         ),
                     })?;
+            if let Some(context) = RequestContext::of(&req) {
+                let _ = context.body.set(body.clone());
+            }
             req.set_body(body);
         }
         self.inner.call(req).await

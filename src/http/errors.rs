@@ -5,7 +5,13 @@ use std::sync::Arc;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result};
 
+use bytes::Bytes;
+use poem_openapi::error::{ParseParamError, ParsePathError, ParseRequestPayloadError};
+use serde_json::Value;
+
 use crate::error::ApiError;
+use crate::http::request_context::RequestContext;
+use crate::http::validation_issues::{ValidationIssue, body_issues};
 
 /// Every error leaves as an [`ApiError`] body, the framework's own (no route, bad JSON, wrong
 /// method) included: better-auth's shape under `/v1/auth/` (but for 413, which the Node API's
@@ -14,42 +20,61 @@ use crate::error::ApiError;
 /// as the OpenAPI document names it (`/v1/auth/reset-password/{token}`, not the router's
 /// `:param0`).
 pub struct JsonErrors {
-    routes: Arc<HashMap<String, Route>>,
+    document: Arc<Document>,
 }
 
-/// A route of the document: its template and its methods.
+/// What the OpenAPI document says that error bodies use.
+struct Document {
+    routes: HashMap<String, Route>,
+    /// `components.schemas`, which request schemas refer to.
+    schemas: serde_json::Map<String, Value>,
+}
+
+/// A route of the document: its template, its methods, and their JSON request schemas.
 struct Route {
     template: PathPattern,
     allow: String,
+    request_schemas: HashMap<String, Value>,
 }
 
 impl JsonErrors {
-    /// Learns each route's methods from the OpenAPI document the routes were built from.
+    /// Learns each route's methods and request schemas from the OpenAPI document the routes
+    /// were built from.
     pub fn from_spec(spec_json: &str) -> Self {
-        let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+        let spec: Value = serde_json::from_str(spec_json).unwrap_or_default();
         let routes = spec["paths"]
             .as_object()
             .into_iter()
             .flatten()
             .map(|(path, operations)| {
-                let mut methods: Vec<String> = operations
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|ops| ops.keys())
-                    .map(|method| method.to_ascii_uppercase())
-                    .collect();
+                let operations = operations.as_object().cloned().unwrap_or_default();
+                let mut methods: Vec<String> =
+                    operations.keys().map(|m| m.to_ascii_uppercase()).collect();
                 if methods.iter().any(|m| m == "GET") {
                     methods.push("HEAD".into());
                 }
+                let request_schemas = operations
+                    .iter()
+                    .filter_map(|(method, operation)| {
+                        let content = operation["requestBody"]["content"].as_object()?;
+                        let (_, json) = content.iter().find(|(kind, _)| kind.contains("json"))?;
+                        Some((method.to_ascii_uppercase(), json["schema"].clone()))
+                    })
+                    .collect();
                 let route = Route {
                     template: PathPattern(path.as_str().into()),
                     allow: methods.join(", "),
+                    request_schemas,
                 };
                 (route_key(path), route)
             })
             .collect();
+        let schemas = spec["components"]["schemas"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         Self {
-            routes: Arc::new(routes),
+            document: Arc::new(Document { routes, schemas }),
         }
     }
 }
@@ -74,19 +99,55 @@ impl<E: Endpoint> Middleware<E> for JsonErrors {
     fn transform(&self, inner: E) -> Self::Output {
         JsonErrorsEndpoint {
             inner,
-            routes: self.routes.clone(),
+            document: self.document.clone(),
         }
     }
 }
 
 pub struct JsonErrorsEndpoint<E> {
     inner: E,
-    routes: Arc<HashMap<String, Route>>,
+    document: Arc<Document>,
 }
 
 impl<E> JsonErrorsEndpoint<E> {
     fn route(&self, pattern: Option<&PathPattern>) -> Option<&Route> {
-        self.routes.get(&route_key(&pattern?.0))
+        self.document.routes.get(&route_key(&pattern?.0))
+    }
+
+    /// Which fields of the request the framework refused: a parameter by its name, a body
+    /// checked against the operation's schema (one `custom` issue when no rule explains it).
+    fn issues(
+        &self,
+        err: &poem::Error,
+        route: Option<&Route>,
+        method: &str,
+        body: Option<&Bytes>,
+    ) -> Vec<ValidationIssue> {
+        let parameter = |name: &str, reason: &str| {
+            vec![ValidationIssue::new(
+                vec![Value::from(name)],
+                "custom",
+                reason,
+            )]
+        };
+        if let Some(param) = err.downcast_ref::<ParseParamError>() {
+            return parameter(param.name, &param.reason);
+        }
+        if let Some(path) = err.downcast_ref::<ParsePathError>() {
+            return parameter(path.name, &path.reason);
+        }
+        let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() else {
+            return Vec::new();
+        };
+        let schema = route.and_then(|route| route.request_schemas.get(method));
+        let found = match (schema, body) {
+            (Some(schema), Some(body)) => body_issues(schema, &self.document.schemas, body),
+            _ => Vec::new(),
+        };
+        match found.is_empty() {
+            true => vec![ValidationIssue::new(Vec::new(), "custom", &payload.reason)],
+            false => found,
+        }
     }
 }
 
@@ -95,6 +156,8 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Response> {
         let auth_route = req.uri().path().starts_with("/v1/auth/");
+        let method = req.method().as_str().to_owned();
+        let context = RequestContext::of(&req).cloned();
         let err = match self.inner.call(req).await {
             Ok(response) => {
                 let mut response = response.into_response();
@@ -107,10 +170,12 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
         };
         let pattern = err.data::<PathPattern>().cloned();
         let route = self.route(pattern.as_ref());
+        let body = context.as_ref().and_then(|context| context.body.get());
+        let issues = self.issues(&err, route, &method, body);
         let error = ApiError::from_poem(err);
         let mut response = match auth_route && error.status() != StatusCode::PAYLOAD_TOO_LARGE {
             true => error.into_better_auth_response(),
-            false => error.into_response(),
+            false => error.with_issues(issues).into_response(),
         };
         if let Some(route) = route
             && response.status() == StatusCode::METHOD_NOT_ALLOWED

@@ -10,3 +10,4 @@ pub mod reject_nul;
 pub mod request_context;
 pub mod serde_json_body;
 pub mod string_field;
+pub mod validation_issues;

@@ -1,6 +1,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use bytes::Bytes;
 use poem::PathPattern;
 use poem::http::{HeaderValue, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
@@ -14,6 +15,8 @@ pub struct RequestContext {
     pub request_id: String,
     pub user_id: OnceLock<String>,
     pub workspace: OnceLock<String>,
+    /// The request body as read (a cheap shared handle), for error reports about it.
+    pub body: OnceLock<Bytes>,
     cookies: Mutex<Vec<String>>,
 }
 

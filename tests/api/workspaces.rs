@@ -475,3 +475,70 @@ async fn the_dev_seeder_adds_members_to_your_workspace() {
         .await;
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test]
+async fn a_refused_body_lists_each_wrong_field_as_the_node_api_does() {
+    let app = TestApp::spawn().await;
+    let ada = app.sign_in("ada@example.com").await;
+    let body = json!({"name": "", "slug": 5, "invites": ["not-an-address", 3]});
+    let response = app
+        .send_as(
+            Method::POST,
+            "/v1/workspaces",
+            Some(&ada.cookie),
+            Some(body),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let error = json_of(response).await["error"].clone();
+    assert_eq!(error["code"], "validation");
+    let mut issues: Vec<(String, String)> = error["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|issue| {
+            assert!(issue["message"].as_str().is_some_and(|m| !m.is_empty()));
+            (
+                issue["path"].to_string(),
+                issue["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    issues.sort();
+    assert_eq!(
+        issues,
+        [
+            (r#"["invites",0]"#.to_owned(), "invalid_format".to_owned()),
+            (r#"["invites",1]"#.to_owned(), "invalid_type".to_owned()),
+            (r#"["name"]"#.to_owned(), "too_small".to_owned()),
+            (r#"["slug"]"#.to_owned(), "invalid_type".to_owned()),
+        ]
+    );
+
+    let missing = app
+        .send_as(
+            Method::POST,
+            "/v1/workspaces",
+            Some(&ada.cookie),
+            Some(json!({})),
+        )
+        .await;
+    let issues = json_of(missing).await["error"]["issues"].clone();
+    assert_eq!(issues[0]["path"], json!(["name"]));
+    assert_eq!(issues[1]["path"], json!(["slug"]));
+    let long_query = format!("/v1/workspaces/x/members?q={}", "a".repeat(161));
+    let refused = json_of(app.get_as(&long_query, &ada.cookie).await).await;
+    assert_eq!(refused["error"]["issues"][0]["path"], json!(["q"]));
+    let not_json = app
+        .client
+        .post(app.url("/v1/workspaces"))
+        .header("cookie", &ada.cookie)
+        .header("origin", crate::helpers::WEB_ORIGIN)
+        .header("content-type", "application/json")
+        .body("{\"name\":")
+        .send()
+        .await
+        .unwrap();
+    let refused = json_of(not_json).await;
+    assert_eq!(refused["error"]["issues"][0]["path"], json!([]));
+}
