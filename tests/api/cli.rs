@@ -6,7 +6,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use migration::MigratorTrait;
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -233,6 +233,102 @@ fn start_slow_request(port: u16) -> TcpStream {
     stream
 }
 
+#[tokio::test]
+async fn shutdown_never_overruns_its_timeout_on_postgres() {
+    let Some(admin_url) = postgres_admin_url() else {
+        return skip("Postgres");
+    };
+    let (_database, url) = TestDatabase::create_postgres(&admin_url).await;
+    let migrated = run(&["migrate", "up"], &[("DATABASE_URL", &url)]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("AUTH_SECRET", TEST_SECRET),
+        ("SHUTDOWN_TIMEOUT_SECS", "2"),
+    ];
+    let mut child = start_orbit(dir.path(), port, &vars);
+    // Ready: the realtime bus holds a pooled connection in LISTEN from now on.
+    let ready = format!("http://127.0.0.1:{port}/ready");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    install_crypto();
+    while !reqwest::get(&ready)
+        .await
+        .is_ok_and(|response| response.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A request waiting on a row lock holds a pooled connection until the lock goes.
+    let base = format!("http://127.0.0.1:{port}");
+    let cookie = dev_sign_in(&base, "ada@example.com").await;
+    let client = reqwest::Client::new();
+    let opened = client
+        .post(format!("{base}/v1/workspaces"))
+        .header("cookie", &cookie)
+        .header("origin", "http://localhost:4001")
+        .json(&json!({"name": "Acme", "slug": "acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 201);
+    let db = Database::connect(&url).await.unwrap();
+    let lock = db.begin().await.unwrap();
+    lock.execute_unprepared("SELECT id FROM workspaces WHERE slug = 'acme' FOR UPDATE")
+        .await
+        .unwrap();
+    let blocked = tokio::spawn(
+        client
+            .delete(format!("{base}/v1/workspaces/acme"))
+            .header("cookie", &cookie)
+            .header("origin", "http://localhost:4001")
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    terminate(&child);
+    let status = wait_for_exit(&mut child, Duration::from_secs(10));
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "took {took:?} for a 2 s timeout"
+    );
+    blocked.abort();
+    lock.rollback().await.unwrap();
+}
+
+/// Signs `email` in through the development routes of the server at `base`; the cookie.
+async fn dev_sign_in(base: &str, email: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let requested = client
+        .post(format!("{base}/v1/auth/sign-in/magic-link"))
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requested.status(), 200);
+    let last: Value = client
+        .get(format!("{base}/v1/dev/last-magic-link?email={email}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = last["link"]
+        .as_str()
+        .unwrap()
+        .replace("http://localhost:4002", base);
+    let landed = client.get(link).send().await.unwrap();
+    let cookie = landed.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
 #[test]
 fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_json_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -276,6 +372,17 @@ fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_
         .send()
         .unwrap();
     assert_eq!(templated.status(), 302);
+    let providers: Value = client
+        .get(format!("{base}/v1/dev/active-providers"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        providers,
+        json!({"nodeEnv": "development", "mailer": "ConsoleMailer"}),
+        "named as the Node API names it"
+    );
 
     let mut in_flight = start_slow_request(port);
     std::thread::sleep(Duration::from_millis(100));
