@@ -371,13 +371,14 @@ async fn impersonations_end_when_the_impersonator_is_banned_demoted_or_removed()
     for (email, end) in [
         ("banned@example.com", "/v1/auth/admin/ban-user"),
         ("demoted@example.com", "/v1/auth/admin/set-role"),
+        ("updated@example.com", "/v1/auth/admin/update-user"),
         ("removed@example.com", "/v1/auth/admin/remove-user"),
     ] {
         let admin = app.sign_in_admin(email).await;
         let impersonating = impersonate(&app, &admin, &ned).await;
         assert_eq!(app.get_as("/v1/me", &impersonating).await.status(), 200);
         let admin_id = app.user_id(&admin).await;
-        let body = json!({"userId": admin_id, "role": "user"});
+        let body = json!({"userId": admin_id, "role": "user", "data": {"role": "user"}});
         assert_eq!(post(end, body).await, 200, "{end}");
         assert_eq!(
             app.get_as("/v1/me", &impersonating).await.status(),

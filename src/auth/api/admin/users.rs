@@ -434,7 +434,9 @@ impl AdminUsersApi {
         }
         active.updated_at = Set(Utc::now());
         let user = users::save(&state.db, active, StatusCode::BAD_REQUEST).await?;
-        session::end_lapsed_impersonations(&state.db, &user).await?;
+        if changes.role.is_some() {
+            session::end_lapsed_impersonations(&state.db, &user).await?;
+        }
         Ok(Json(AuthUser::from(&user)))
     }
 
