@@ -3,7 +3,7 @@
 use orbit_email::Email;
 use poem::http::StatusCode;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Sends `mail` through the email capability; a refusal is logged (naming `what`) and
@@ -17,6 +17,20 @@ pub async fn deliver(state: &AppState, mail: Email, what: &str) -> Result<(), Ap
             "The email could not be sent; try again shortly",
         )
     })
+}
+
+/// Runs `work` (finding an account and mailing it) after the response: a request about an
+/// address then answers in the same time whether or not it has an account. A failure is
+/// logged, naming `what`.
+pub fn after_response(
+    what: &'static str,
+    work: impl Future<Output = ApiResult<()>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        if let Err(err) = work.await {
+            tracing::error!(error = %err, mail = what, "email not sent");
+        }
+    });
 }
 
 /// Escapes text for an HTML attribute or element.

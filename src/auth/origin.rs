@@ -8,8 +8,11 @@ use std::sync::Arc;
 use poem::http::{HeaderMap, Method, StatusCode, header};
 use poem::{Endpoint, Middleware, Request, Result};
 
+use super::session;
+use super::tokens::hash_token;
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub struct TrustedOrigin {
     trusted: Arc<HashSet<String>>,
@@ -44,16 +47,34 @@ impl<E: Endpoint> Endpoint for TrustedOriginEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
         let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        if mutating && req.uri().path().starts_with("/v1/") && cookie_authenticated(&req) {
-            require_trusted_origin(req.headers(), |origin| self.trusted.contains(origin))?;
+        let has_cookie = req.headers().contains_key(header::COOKIE);
+        if mutating && has_cookie && req.uri().path().starts_with("/v1/") {
+            let trusted = |origin: &str| self.trusted.contains(origin);
+            if let Err(refused) = require_trusted_origin(req.headers(), trusted)
+                && !bearer_authenticates(&req).await?
+            {
+                return Err(refused.into());
+            }
         }
         self.inner.call(req).await
     }
 }
 
+/// Whether a bearer token opens a live session: then it, not the cookie beside it (never
+/// read), authenticates the request, and a bearer client is no browser whose ambient cookie
+/// another site could use. Looked up only for a request the Origin check would refuse.
+async fn bearer_authenticates(req: &Request) -> Result<bool, ApiError> {
+    let (Some(state), Some(_)) = (req.data::<AppState>(), bearer_token(req)) else {
+        return Ok(false);
+    };
+    match session::presented_token(state, req) {
+        Some(token) => session::still_open(state, hash_token(&token)).await,
+        None => Ok(false),
+    }
+}
+
 /// Whether the request's credentials are ambient: a cookie, with no bearer token (which,
-/// when present, is what authenticates it: the cookie is then never read). Bearer clients
-/// are not browsers, so there is nothing for another site to forge.
+/// when present, is what authenticates it: the cookie is then never read).
 pub fn cookie_authenticated(req: &Request) -> bool {
     req.headers().contains_key(header::COOKIE) && bearer_token(req).is_none()
 }

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use poem::http::header;
 use poem::{FromRequest, Request, RequestBody};
 use sea_orm::sea_query::IntoCondition;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+};
 use secrecy::ExposeSecret;
 
 use super::cookies::{self, SESSION_TTL};
@@ -130,6 +132,13 @@ pub async fn revoke_where(
         .await
         .map_err(ApiError::internal)?;
     Ok(())
+}
+
+/// Every session of `user_id`, and every session they opened by impersonating someone.
+pub fn of_user_or_opened_by(user_id: &str) -> Condition {
+    Condition::any()
+        .add(session::Column::UserId.eq(user_id))
+        .add(session::Column::ImpersonatedBy.eq(user_id))
 }
 
 /// Whether `user` may keep sessions opened by impersonating someone: an admin, not banned.

@@ -192,7 +192,8 @@ pub async fn join(
 }
 
 /// Removes a member. Nobody removes themselves here (409 `member.cannot_remove_self`); only
-/// owners remove owners (403 `role.owner_mint_forbidden`); the last owner stays (409
+/// owners remove owners (403 `role.owner_mint_forbidden`); nobody removes a member whose role
+/// holds a permission they lack (403 `permission.escalation`); the last owner stays (409
 /// `member.last_owner`).
 pub async fn remove(change: &mut Change, actor: &Access, member_id: &str) -> ApiResult<()> {
     let workspace_id = &actor.workspace.id;
@@ -209,6 +210,7 @@ pub async fn remove(change: &mut Change, actor: &Access, member_id: &str) -> Api
         }
         ensure_another_owner(&**change, workspace_id).await?;
     }
+    actor.may_grant_role(&target_role)?;
     end_membership(change, target).await
 }
 

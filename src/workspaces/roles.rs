@@ -284,14 +284,16 @@ pub async fn update(
 }
 
 /// Deletes a custom role nobody holds: 409 `role.system_undeletable` for a system role,
-/// `role.in_use` while members hold it. Pending invitations with it fall back to Member.
-pub async fn delete(change: &mut Change, role: role::Model) -> ApiResult<()> {
+/// `role.in_use` while members hold it, 403 `permission.escalation` when it holds a
+/// permission the actor lacks. Pending invitations with it fall back to Member.
+pub async fn delete(change: &mut Change, actor: &Access, role: role::Model) -> ApiResult<()> {
     if role.system_key.is_some() {
         return Err(ApiError::conflict(
             "role.system_undeletable",
             "built-in roles cannot be deleted",
         ));
     }
+    actor.may_grant_role(&role)?;
     if count_members(&**change, &role.id).await? > 0 {
         return Err(ApiError::conflict(
             "role.in_use",

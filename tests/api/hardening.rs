@@ -171,17 +171,39 @@ async fn only_a_bearer_token_that_authenticates_skips_the_origin_check() {
     )
     .await;
     assert_eq!(response.status(), 200);
-    // A bearer token that does not: the cookie beside it is never read.
-    let response = cross_site(
-        &app,
-        Method::PATCH,
-        "/v1/me/preferences",
-        &ada.cookie,
-        "Bearer not-a-session",
-        json!({"themeMode": "light"}),
-    )
-    .await;
-    assert_eq!(response.status(), 401);
+    // A bearer token that does not authenticate exempts nothing (and the cookie beside it is
+    // never read).
+    for (method, path, body) in &changes {
+        let response = cross_site(
+            &app,
+            method.clone(),
+            path,
+            &ada.cookie,
+            "Bearer not-a-session",
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            refusal(response).await,
+            (403, "INVALID_ORIGIN".to_owned()),
+            "{method} {path}"
+        );
+    }
+    let trusted = app
+        .client
+        .patch(app.url("/v1/me/preferences"))
+        .header("cookie", &ada.cookie)
+        .header("authorization", "Bearer not-a-session")
+        .header("origin", WEB_ORIGIN)
+        .json(&json!({"themeMode": "light"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        trusted.status(),
+        401,
+        "the bearer, not the cookie, is what is checked"
+    );
     let me = json_of(app.get_as("/v1/me", &ada.cookie).await).await;
     assert_eq!(me["user"]["themeMode"], "dark");
 }
@@ -387,6 +409,13 @@ async fn impersonations_end_when_the_impersonator_is_banned_demoted_or_removed()
         );
     }
 
+    // Revoking the admin's sessions ends the ones they opened by impersonation.
+    let admin = app.sign_in_admin("revoked@example.com").await;
+    let impersonating = impersonate(&app, &admin, &ned).await;
+    let body = json!({"userId": app.user_id(&admin).await});
+    assert_eq!(post("/v1/auth/admin/revoke-user-sessions", body).await, 200);
+    assert_eq!(app.get_as("/v1/me", &impersonating).await.status(), 401);
+
     // Checked at the lookup too: a role changed behind the API's back ends it as well.
     let admin = app.sign_in_admin("direct@example.com").await;
     let impersonating = impersonate(&app, &admin, &ned).await;
@@ -507,6 +536,14 @@ async fn nobody_grants_a_workspace_permission_they_do_not_hold() {
         .unwrap();
     assert_eq!(mighty_now["name"], "Mighty");
     assert_eq!(mighty_now["memberCount"], 0);
+    // Nor deleting it: that edits it too.
+    let response = as_admin(
+        Method::DELETE,
+        format!("/v1/workspaces/acme/roles/{mighty_role}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(error_code(response).await, escalation);
 
     // Within what you hold, all of it works.
     let response = as_admin(
@@ -534,7 +571,7 @@ async fn nobody_grants_a_workspace_permission_they_do_not_hold() {
         )
         .await;
     assert_eq!(response.status(), 204);
-    // And now nobody below them moves that member back out.
+    // And now nobody below them moves that member back out, or removes them.
     let response = as_admin(
         Method::PATCH,
         format!("/v1/workspaces/acme/members/{}/role", plain.member_id),
@@ -542,6 +579,12 @@ async fn nobody_grants_a_workspace_permission_they_do_not_hold() {
     )
     .await;
     assert_eq!(error_code(response).await, escalation);
+    let member = format!("/v1/workspaces/acme/members/{}", plain.member_id);
+    let response = as_admin(Method::DELETE, member.clone(), json!({})).await;
+    assert_eq!(error_code(response).await, escalation);
+    let owner = Some(workspace.owner.cookie.as_str());
+    let removed = app.send_as(Method::DELETE, &member, owner, None).await;
+    assert_eq!(removed.status(), 204);
 }
 
 #[tokio::test]

@@ -378,13 +378,22 @@ impl TestApp {
 
     /// Waits (a few seconds at most) for a mail to `email`, for mails sent after the response.
     pub async fn wait_for_mail_to(&self, email: &str) {
+        self.wait_for_mail_with(email, "").await;
+    }
+
+    /// Waits for a mail to `email` whose text contains `marker` (mails sent after a response).
+    pub async fn wait_for_mail_with(&self, email: &str, marker: &str) {
         for _ in 0..100 {
-            if self.mailer.sent().iter().any(|mail| mail.to == email) {
+            let sent = self.mailer.sent();
+            if sent
+                .iter()
+                .any(|mail| mail.to == email && mail.text.contains(marker))
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
-        panic!("no mail to {email}");
+        panic!("no mail to {email} with {marker:?}");
     }
 
     /// A link the server mailed (on `API_ORIGIN`), pointed at this test server instead.

@@ -15,7 +15,7 @@ use crate::auth::password::{NewPassword, Password};
 use crate::auth::request_meta::session_origin;
 use crate::auth::session::{self, MaybeAuthenticated};
 use crate::auth::verifications::{self, Purpose};
-use crate::auth::{credentials, password, throttle, users};
+use crate::auth::{credentials, emails, password, throttle, users};
 use crate::error::{ApiError, AuthResult};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
@@ -225,8 +225,8 @@ impl EmailPasswordApi {
 
     /// Mail a link that verifies an address
     ///
-    /// Always `{"status":true}` for a signed-out caller, whether or not the address has an
-    /// unverified account. Signed in: 400 `EMAIL_MISMATCH` for another address,
+    /// Always `{"status":true}` for a signed-out caller, in the same time whether or not the
+    /// address has an unverified account (the mail goes out after the response). Signed in: 400 `EMAIL_MISMATCH` for another address,
     /// 400 `EMAIL_ALREADY_VERIFIED`.
     #[oai(
         path = "/v1/auth/send-verification-email",
@@ -250,15 +250,24 @@ impl EmailPasswordApi {
             Some(current) if current.user.email_verified => {
                 return Err(disabled("EMAIL_ALREADY_VERIFIED", "Email is already verified").into());
             }
-            Some(current) => Some(current.user),
-            None => users::find_by_email(&state.db, email)
-                .await?
-                .filter(|user| !user.email_verified),
+            Some(current) => current.user,
+            None => {
+                let (state, email) = (state.0.clone(), email.clone());
+                let callback = body.0.callback_url.map(Text::into_string);
+                emails::after_response("verification", async move {
+                    let user = users::find_by_email(&state.db, &email).await?;
+                    match user.filter(|user| !user.email_verified) {
+                        Some(user) => {
+                            let callback = callback.as_deref();
+                            email_verification::send_verification(&state, &user, callback).await
+                        }
+                        None => Ok(()),
+                    }
+                });
+                return Ok(Json(Status { status: true }));
+            }
         };
-        if let Some(user) = user {
-            email_verification::send_verification(&state, &user, body.callback_url.as_deref())
-                .await?;
-        }
+        email_verification::send_verification(&state, &user, body.callback_url.as_deref()).await?;
         Ok(Json(Status { status: true }))
     }
 

@@ -119,28 +119,11 @@ impl PasswordApi {
         let email = &body.email;
         check_callbacks(&state.settings, [body.redirect_to.as_deref()])?;
         throttle::check(&state, req, throttle::MAIL, email).await?;
-        if let Some(user) = users::find_by_email(&state.db, email).await? {
-            let grant = ResetGrant {
-                user_id: user.id.clone(),
-                password_stamp: credentials::password_stamp(&state.db, &user.id).await?,
-            };
-            let token =
-                verifications::issue(&state.db, Purpose::ResetPassword, &grant, RESET_TTL).await?;
-            let link = api_link(
-                &state.settings,
-                &format!("/v1/auth/reset-password/{token}"),
-                &[("callbackURL", body.redirect_to.as_deref().unwrap_or("/"))],
-            );
-            let mailer = state.capabilities.mailer.clone();
-            tokio::spawn(async move {
-                if let Err(err) = mailer
-                    .send(emails::reset_password(&user.email, &link))
-                    .await
-                {
-                    tracing::error!(error = %err, "password reset email not sent");
-                }
-            });
-        }
+        let (state, email) = (state.0.clone(), email.clone());
+        let redirect_to = body.0.redirect_to.map(Text::into_string);
+        emails::after_response("password reset", async move {
+            mail_reset_link(&state, &email, redirect_to.as_deref()).await
+        });
         Ok(Json(ResetRequested {
             status: true,
             message: "If this email exists in our system, check your email for the reset link"
@@ -283,6 +266,29 @@ impl PasswordApi {
             false => Err(invalid_password().into()),
         }
     }
+}
+
+/// Mails a reset link to the account of `email`, if there is one.
+async fn mail_reset_link(
+    state: &AppState,
+    email: &EmailAddress,
+    redirect_to: Option<&str>,
+) -> ApiResult<()> {
+    let Some(user) = users::find_by_email(&state.db, email).await? else {
+        return Ok(());
+    };
+    let grant = ResetGrant {
+        user_id: user.id.clone(),
+        password_stamp: credentials::password_stamp(&state.db, &user.id).await?,
+    };
+    let token = verifications::issue(&state.db, Purpose::ResetPassword, &grant, RESET_TTL).await?;
+    let link = api_link(
+        &state.settings,
+        &format!("/v1/auth/reset-password/{token}"),
+        &[("callbackURL", redirect_to.unwrap_or("/"))],
+    );
+    let mail = emails::reset_password(&user.email, &link);
+    emails::deliver(state, mail, "password reset").await
 }
 
 async fn throttle_password_check(

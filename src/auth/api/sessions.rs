@@ -121,7 +121,8 @@ impl SessionsApi {
         req: &Request,
         caller: Authenticated,
     ) -> AuthResult<Json<Status>> {
-        session::revoke_where(&state.db, sessions::Column::UserId.eq(&caller.0.user.id)).await?;
+        let everywhere = session::of_user_or_opened_by(&caller.0.user.id);
+        session::revoke_where(&state.db, everywhere).await?;
         session::clear_session_cookies(&state, req);
         Ok(Json(Status { status: true }))
     }

@@ -163,7 +163,7 @@ impl RolesApi {
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::RolesManage)?;
         let role = roles::find(&*change, &access.workspace.id, role_id.as_str()).await?;
-        roles::delete(&mut change, role).await?;
+        roles::delete(&mut change, &access, role).await?;
         change.commit(&state.events).await?;
         Ok(Done::NoContent)
     }

@@ -100,7 +100,7 @@ impl AdminSessionsApi {
         require(&caller.0, "session", "revoke", NOT_ALLOWED_TO_REVOKE)?;
         session::revoke_where(
             &state.db,
-            sessions::Column::UserId.eq(body.user_id.as_str()),
+            session::of_user_or_opened_by(body.user_id.as_str()),
         )
         .await?;
         Ok(Json(Success { success: true }))

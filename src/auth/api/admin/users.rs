@@ -15,7 +15,7 @@ use sea_orm::{
 use super::{UserRef, UserResult, bad_request, require, target};
 use crate::auth::address::EmailAddress;
 use crate::auth::dto::{AuthUser, Status};
-use crate::auth::entities::{session as sessions, user};
+use crate::auth::entities::user;
 use crate::auth::password::{NewPassword, Password};
 use crate::auth::session::{self, Authenticated};
 use crate::auth::{credentials, password, permissions, users};
@@ -526,8 +526,7 @@ impl AdminUsersApi {
             .map(|seconds| now + chrono::Duration::seconds(seconds)));
         active.updated_at = Set(now);
         let user = active.update(&txn).await.map_err(ApiError::internal)?;
-        session::revoke_where(&txn, sessions::Column::UserId.eq(&user.id)).await?;
-        session::end_lapsed_impersonations(&txn, &user).await?;
+        session::revoke_where(&txn, session::of_user_or_opened_by(&user.id)).await?;
         txn.commit().await.map_err(ApiError::internal)?;
         Ok(Json(UserResult::from(&user)))
     }
