@@ -447,33 +447,26 @@ async fn nobody_grants_a_workspace_permission_they_do_not_hold() {
         )
         .await;
     let plain = app.join(&workspace, "mem@example.com", None).await;
-    let as_admin = |method: Method, path: String, body: Value| {
-        let cookie = admin.session.cookie.clone();
+    let send = |cookie: &str, method: Method, path: String, body: Value| {
+        let cookie = cookie.to_owned();
         let app = &app;
         async move { app.send_as(method, &path, Some(&cookie), Some(body)).await }
     };
+    let as_admin = |method, path, body| send(&admin.session.cookie, method, path, body);
+    let as_owner = |method, path, body| send(&workspace.owner.cookie, method, path, body);
     let escalation = (403, "permission.escalation".to_owned());
 
     let mighty =
         json!({"name": "Mighty", "permissions": ["workspace.delete", "workspace.roles.manage"]});
-    let response = app
-        .send_as(
-            Method::POST,
-            "/v1/workspaces/acme/roles",
-            Some(&workspace.owner.cookie),
-            Some(json!({"name": "Role manager", "permissions": ["workspace.roles.manage", "workspace.members.invite", "workspace.members.change_role", "workspace.members.remove", "workspace.settings.edit"]})),
-        )
-        .await;
+    let response = as_owner(Method::POST, "/v1/workspaces/acme/roles".into(), json!({"name": "Role manager", "permissions": ["workspace.roles.manage", "workspace.members.invite", "workspace.members.change_role", "workspace.members.remove", "workspace.settings.edit"]})).await;
     let manager_role = json_of(response).await["id"].as_str().unwrap().to_owned();
     let change = format!("/v1/workspaces/acme/members/{}/role", admin.member_id);
-    let response = app
-        .send_as(
-            Method::PATCH,
-            &change,
-            Some(&workspace.owner.cookie),
-            Some(json!({"roleId": manager_role})),
-        )
-        .await;
+    let response = as_owner(
+        Method::PATCH,
+        change.clone(),
+        json!({"roleId": manager_role}),
+    )
+    .await;
     assert_eq!(response.status(), 204);
 
     // Creating a role with more than you have.
@@ -493,14 +486,7 @@ async fn nobody_grants_a_workspace_permission_they_do_not_hold() {
     .await;
     assert_eq!(error_code(response).await, escalation);
     // Editing, assigning or inviting into a role that holds what you lack.
-    let response = app
-        .send_as(
-            Method::POST,
-            "/v1/workspaces/acme/roles",
-            Some(&workspace.owner.cookie),
-            Some(mighty),
-        )
-        .await;
+    let response = as_owner(Method::POST, "/v1/workspaces/acme/roles".into(), mighty).await;
     let mighty_role = json_of(response).await["id"].as_str().unwrap().to_owned();
     let response = as_admin(
         Method::PATCH,
@@ -562,14 +548,12 @@ async fn nobody_grants_a_workspace_permission_they_do_not_hold() {
     .await;
     assert_eq!(response.status(), 204);
     // The owner holds every permission.
-    let response = app
-        .send_as(
-            Method::PATCH,
-            &format!("/v1/workspaces/acme/members/{}/role", plain.member_id),
-            Some(&workspace.owner.cookie),
-            Some(json!({"roleId": mighty_role})),
-        )
-        .await;
+    let response = as_owner(
+        Method::PATCH,
+        format!("/v1/workspaces/acme/members/{}/role", plain.member_id),
+        json!({"roleId": mighty_role}),
+    )
+    .await;
     assert_eq!(response.status(), 204);
     // And now nobody below them moves that member back out, or removes them.
     let response = as_admin(
