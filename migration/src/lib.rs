@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_users;
 mod m20261123_000002_create_auth_tables;
 mod m20261123_000003_create_workspaces;
+mod m20261201_000004_index_lists_and_searches;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_users::Migration),
             Box::new(m20261123_000002_create_auth_tables::Migration),
             Box::new(m20261123_000003_create_workspaces::Migration),
+            Box::new(m20261201_000004_index_lists_and_searches::Migration),
         ]
     }
 }

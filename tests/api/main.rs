@@ -12,6 +12,7 @@ mod config;
 mod database;
 mod edge;
 mod hardening;
+mod indexes;
 mod invites;
 mod me;
 mod members;

@@ -1,0 +1,34 @@
+-- Seeds a migrated database at the size bench/scale.sh measures: 1M users, one workspace
+-- (`big`) with 10k members, 100k past invitations and 10 pending ones, a user with 1,000
+-- sessions. Plain SQL, in well under a minute on Postgres.
+BEGIN;
+INSERT INTO users (id, email, name, email_verified, avatar_tone, role, banned, created_at, updated_at)
+SELECT 'user_' || lpad(to_hex(n), 32, '0'), 'user' || n || '@scale.test', 'User ' || n, true, 0,
+       'user', false, now() - (n || ' seconds')::interval, now()
+FROM generate_series(1, 1000000) AS n;
+INSERT INTO workspaces (id, slug, name, owner_id, created_at, updated_at)
+VALUES ('ws_' || lpad('b16', 32, '0'), 'big', 'Big', 'user_' || lpad(to_hex(1), 32, '0'), now(), now());
+INSERT INTO workspace_roles (id, workspace_id, name, name_key, description, system_key, sort_order, permissions, created_at, updated_at)
+VALUES
+  ('wsrole_' || lpad('1', 32, '0'), 'ws_' || lpad('b16', 32, '0'), 'Owner', 'owner', null, 'OWNER', 0,
+   '["workspace.delete","workspace.settings.edit","workspace.roles.manage","workspace.members.invite","workspace.members.remove","workspace.members.change_role"]', now(), now()),
+  ('wsrole_' || lpad('2', 32, '0'), 'ws_' || lpad('b16', 32, '0'), 'Admin', 'admin', null, 'ADMIN', 1, '[]', now(), now()),
+  ('wsrole_' || lpad('3', 32, '0'), 'ws_' || lpad('b16', 32, '0'), 'Member', 'member', null, 'MEMBER', 2, '[]', now(), now());
+INSERT INTO workspace_members (id, workspace_id, user_id, role_id, created_at, updated_at)
+SELECT 'mbr_' || lpad(to_hex(n), 32, '0'), 'ws_' || lpad('b16', 32, '0'), 'user_' || lpad(to_hex(n * 97), 32, '0'),
+       'wsrole_' || lpad(CASE WHEN n = 1 THEN '1' ELSE '3' END, 32, '0'), now() + (n || ' ms')::interval, now()
+FROM generate_series(1, 10000) AS n;
+INSERT INTO workspace_invites (id, workspace_id, email, role_id, invited_by_id, token_hash, expires_at, accepted_at, revoked_at, created_at)
+SELECT 'inv_' || lpad(to_hex(n), 32, '0'), 'ws_' || lpad('b16', 32, '0'), 'invited' || n || '@scale.test', null,
+       'mbr_' || lpad(to_hex(1), 32, '0'), md5('t' || n) || md5('u' || n),
+       now() + CASE WHEN n <= 10 THEN interval '7 days' ELSE interval '-1 day' END,
+       CASE WHEN n > 10 AND n % 3 = 0 THEN now() ELSE null END,
+       CASE WHEN n > 10 AND n % 3 = 1 THEN now() ELSE null END,
+       now() - (n || ' seconds')::interval
+FROM generate_series(1, 100010) AS n;
+INSERT INTO sessions (id, token_hash, user_id, expires_at, created_at, updated_at)
+SELECT 'sess_' || lpad(to_hex(n), 32, '0'), md5('s' || n) || md5('r' || n), 'user_' || lpad(to_hex(1), 32, '0'),
+       now() + interval '7 days', now() - (n || ' seconds')::interval, now()
+FROM generate_series(1, 1000) AS n;
+COMMIT;
+ANALYZE;
