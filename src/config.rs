@@ -157,6 +157,11 @@ impl Origins {
                 .chain(&self.additional),
         )
     }
+
+    /// Whether `origin` (`scheme://host[:port]`) is one of [`Origins::trusted`].
+    pub fn is_trusted(&self, origin: &str) -> bool {
+        self.trusted().iter().any(|trusted| trusted == origin)
+    }
 }
 
 fn with_loopback_twins<'a>(origins: impl Iterator<Item = &'a String>) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! The OpenAPI document: every route of the API is an operation of this service.
 
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::{OpenApi, OpenApiService, Tags};
 
 use crate::auth::api::account::AccountApi;
 use crate::auth::api::admin::{
@@ -71,24 +71,16 @@ type AppApis = (
 
 /// The API a development process serves (and `openapi.json` documents).
 pub fn service() -> OpenApiService<DevelopmentApis, ()> {
-    described(OpenApiService::new(
-        DevelopmentApis::default(),
-        "Orbit API",
-        env!("CARGO_PKG_VERSION"),
-    ))
+    service_of(DevelopmentApis::default())
 }
 
 /// The API a production process serves: no development helpers, mounted or documented.
 pub fn production_service() -> OpenApiService<Apis, ()> {
-    described(OpenApiService::new(
-        Apis::default(),
-        "Orbit API",
-        env!("CARGO_PKG_VERSION"),
-    ))
+    service_of(Apis::default())
 }
 
-fn described<T>(service: OpenApiService<T, ()>) -> OpenApiService<T, ()> {
-    service.description(
+fn service_of<T: OpenApi>(apis: T) -> OpenApiService<T, ()> {
+    OpenApiService::new(apis, "Orbit API", env!("CARGO_PKG_VERSION")).description(
         "The Orbit SaaS starter API. Errors are `{\"error\":{\"code\",\"message\"}}` with a \
          stable `code`. No string may contain U+0000 (400 `validation`).",
     )

@@ -45,7 +45,8 @@ fn mounted<T: OpenApi + 'static>(
 }
 
 /// The middleware every route sits behind, outermost first: request context and log, CORS,
-/// JSON error bodies, the origin check, panic guard, body limit, NUL rejection. `spec` is the OpenAPI document of `routes`.
+/// JSON error bodies, the origin check, panic guard, body limit, NUL rejection. `spec` is the
+/// OpenAPI document of `routes`.
 pub fn edge<E: Endpoint + 'static>(
     routes: E,
     spec: &str,

@@ -64,10 +64,10 @@ impl<E: Endpoint> Endpoint for TrustedOriginEndpoint<E> {
 /// read), authenticates the request, and a bearer client is no browser whose ambient cookie
 /// another site could use. Looked up only for a request the Origin check would refuse.
 async fn bearer_authenticates(req: &Request) -> Result<bool, ApiError> {
-    let (Some(state), Some(_)) = (req.data::<AppState>(), bearer_token(req)) else {
+    let Some(state) = req.data::<AppState>() else {
         return Ok(false);
     };
-    match session::presented_token(state, req) {
+    match session::presented_bearer(state, req) {
         Some(token) => session::still_open(state, hash_token(&token)).await,
         None => Ok(false),
     }
@@ -136,8 +136,7 @@ pub fn resolve_callback(settings: &Settings, callback: &str) -> Result<url::Url,
     let trusted = matches!(resolved.scheme(), "http" | "https")
         && settings
             .origins
-            .trusted()
-            .contains(&resolved.origin().ascii_serialization());
+            .is_trusted(&resolved.origin().ascii_serialization());
     match trusted {
         true => Ok(resolved),
         false => Err(invalid()),

@@ -61,11 +61,15 @@ impl<'a> FromRequest<'a> for Authenticated {
 /// The token a request presents: `Authorization: Bearer <token>` (raw or signed) for
 /// non-browser clients, else the signed session cookie. A bad signature presents nothing.
 pub fn presented_token(state: &AppState, req: &Request) -> Option<String> {
+    presented_bearer(state, req)
+        .or_else(|| signed_cookie(state, req, cookies::session_cookie_name(&state.settings)))
+}
+
+/// The token of an `Authorization: Bearer` header, raw or signed as the cookie carries it.
+pub fn presented_bearer(state: &AppState, req: &Request) -> Option<String> {
     let secret = state.settings.auth_secret.expose_secret().as_bytes();
-    if let Some(bearer) = bearer_token(req) {
-        return Some(verify_signed(secret, bearer).unwrap_or(bearer).to_owned());
-    }
-    signed_cookie(state, req, cookies::session_cookie_name(&state.settings))
+    let bearer = bearer_token(req)?;
+    Some(verify_signed(secret, bearer).unwrap_or(bearer).to_owned())
 }
 
 /// The value of the signed cookie `name`, when its signature is right.

@@ -170,8 +170,14 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
         };
         let pattern = err.data::<PathPattern>().cloned();
         let route = self.route(pattern.as_ref());
-        let body = context.as_ref().and_then(|context| context.body.get());
-        let issues = self.issues(&err, route, &method, body);
+        // better-auth's error shape has no issues: the auth routes are spared the check.
+        let issues = match auth_route {
+            true => Vec::new(),
+            false => {
+                let body = context.as_ref().and_then(|context| context.body.get());
+                self.issues(&err, route, &method, body)
+            }
+        };
         let error = ApiError::from_poem(err);
         let mut response = match auth_route && error.status() != StatusCode::PAYLOAD_TOO_LARGE {
             true => error.into_better_auth_response(),

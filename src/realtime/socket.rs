@@ -1,6 +1,7 @@
 //! `GET /v1/ws?workspace=<slug>`: a member's WebSocket. Authenticated by the session cookie
 //! (from a trusted `Origin` only: 403 otherwise), an `Authorization: Bearer` header or a
-//! `token` query parameter; anything else is a bare 401 before the upgrade. Every ping (25 s) checks the session again: a socket whose
+//! `token` query parameter; anything else is a bare 401 before the upgrade. Every ping
+//! (25 s) checks the session again: a socket whose
 //! session ended (signed out, revoked, banned, account deleted) is closed.
 
 use std::sync::Arc;
@@ -101,10 +102,8 @@ async fn authorize(
         None => {
             // A browser sends the cookie along from any site that opens the socket.
             if cookie_authenticated(req) {
-                let trusted = state.settings.origins.trusted();
-                require_trusted_origin(req.headers(), |origin| {
-                    trusted.iter().any(|t| t == origin)
-                })?;
+                let origins = &state.settings.origins;
+                require_trusted_origin(req.headers(), |origin| origins.is_trusted(origin))?;
             }
             let Some(token) = presented_token(state, req) else {
                 return Ok(None);

@@ -211,7 +211,7 @@ pub async fn remove(change: &mut Change, actor: &Access, member_id: &str) -> Api
         ensure_another_owner(&**change, workspace_id).await?;
     }
     actor.may_grant_role(&target_role)?;
-    end_membership(change, target).await
+    end_membership(change, actor, target).await
 }
 
 /// The caller leaves the workspace; the last owner stays (409 `member.last_owner`: transfer
@@ -220,21 +220,26 @@ pub async fn leave(change: &mut Change, actor: &Access) -> ApiResult<()> {
     if actor.is_owner() {
         ensure_another_owner(&**change, &actor.workspace.id).await?;
     }
-    end_membership(change, actor.me.clone()).await
+    end_membership(change, actor, actor.me.clone()).await
 }
 
-/// Deletes a membership, announces it, and keeps the owner of record an owner.
-async fn end_membership(change: &mut Change, member: member::Model) -> ApiResult<()> {
+/// Deletes a membership of the actor's workspace, announces it, and keeps the owner of record
+/// an owner.
+async fn end_membership(
+    change: &mut Change,
+    actor: &Access,
+    member: member::Model,
+) -> ApiResult<()> {
     member::Entity::delete_by_id(&member.id)
         .exec(&**change)
         .await
         .map_err(ApiError::internal)?;
     change.record(WorkspaceEvent::MemberLeft {
-        workspace_id: member.workspace_id.clone(),
+        workspace_id: member.workspace_id,
         member_id: member.id,
-        user_id: member.user_id,
+        user_id: member.user_id.clone(),
     });
-    service::settle_owner_of_record(change, &member.workspace_id).await
+    service::settle_owner_of_record(change, &actor.workspace, &member.user_id).await
 }
 
 /// Moves a member to `role_id`. Nobody changes their own role (409
@@ -270,7 +275,7 @@ pub async fn change_role(
         ensure_another_owner(&**change, workspace_id).await?;
     }
     assign(change, target, &user, &next_role).await?;
-    service::settle_owner_of_record(change, workspace_id).await
+    service::settle_owner_of_record(change, &actor.workspace, &user.id).await
 }
 
 /// Gives `member` the role `role` and announces it.

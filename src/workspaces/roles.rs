@@ -216,7 +216,8 @@ pub struct RolePatch<'a> {
 
 /// Applies `patch`. System roles keep their names (409 `role.system_name_locked`); the Owner
 /// role cannot change at all (409 `role.owner_locked`); nobody edits a role holding, or gives
-/// it, a permission they lack (403 `permission.escalation`). Returns the role with its member count.
+/// it, a permission they lack (403 `permission.escalation`). Returns the role with its member
+/// count.
 pub async fn update(
     change: &mut Change,
     actor: &Access,

@@ -294,22 +294,18 @@ pub async fn set_owner_of_record(
     save(change, workspace, active).await
 }
 
-/// Keeps `ownerId` naming an owner: after the user it names stopped being one (removed,
-/// demoted, left), it names the longest-standing remaining owner.
-pub async fn settle_owner_of_record(change: &mut Change, workspace_id: &str) -> ApiResult<()> {
-    let workspace = workspace::Entity::find_by_id(workspace_id)
-        .one(&**change)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("workspace"))?;
-    let still_owner = super::members::find_by_user(&**change, workspace_id, &workspace.owner_id)
-        .await?
-        .is_some_and(|(_, role)| super::access::is_owner_role(&role));
-    if still_owner {
+/// Keeps `ownerId` naming an owner: once `former_owner` stopped being one (removed, demoted,
+/// left) and the workspace names them, it names the longest-standing remaining owner.
+pub async fn settle_owner_of_record(
+    change: &mut Change,
+    workspace: &workspace::Model,
+    former_owner: &str,
+) -> ApiResult<()> {
+    if workspace.owner_id != former_owner {
         return Ok(());
     }
-    if let Some(heir) = oldest_owner(&**change, workspace_id, None).await? {
-        set_owner_of_record(change, workspace, &heir.user_id).await?;
+    if let Some(heir) = oldest_owner(&**change, &workspace.id, None).await? {
+        set_owner_of_record(change, workspace.clone(), &heir.user_id).await?;
     }
     Ok(())
 }

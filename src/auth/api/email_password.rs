@@ -226,8 +226,8 @@ impl EmailPasswordApi {
     /// Mail a link that verifies an address
     ///
     /// Always `{"status":true}` for a signed-out caller, in the same time whether or not the
-    /// address has an unverified account (the mail goes out after the response). Signed in: 400 `EMAIL_MISMATCH` for another address,
-    /// 400 `EMAIL_ALREADY_VERIFIED`.
+    /// address has an unverified account (the mail goes out after the response). Signed in:
+    /// 400 `EMAIL_MISMATCH` for another address, 400 `EMAIL_ALREADY_VERIFIED`.
     #[oai(
         path = "/v1/auth/send-verification-email",
         method = "post",

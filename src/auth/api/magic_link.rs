@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::address::EmailAddress;
 use crate::auth::dto::Status;
 use crate::auth::links::{Redirect, api_link, with_query};
-use crate::auth::origin::{check_callbacks, resolve_callback};
+use crate::auth::origin::{check_callbacks, resolve_callback, resolve_optional_callback};
 use crate::auth::request_meta::session_origin;
 use crate::auth::verifications::{self, Purpose};
 use crate::auth::{emails, session, throttle, users};
@@ -112,17 +112,15 @@ impl MagicLinkApi {
             Option<String>,
         >,
     ) -> AuthResult<Redirect> {
-        let resolve = |raw: &str| resolve_callback(&state.settings, raw).map(String::from);
-        let callback = resolve(callback_url.0.as_deref().unwrap_or("/"))?;
-        let new_user_callback = new_user_callback_url
-            .0
-            .as_deref()
-            .map(resolve)
-            .transpose()?;
-        let error_target = match error_callback_url.0.as_deref() {
-            Some(raw) => resolve(raw)?,
-            None => callback.clone(),
-        };
+        let settings = &state.settings;
+        let callback = String::from(resolve_callback(
+            settings,
+            callback_url.0.as_deref().unwrap_or("/"),
+        )?);
+        let new_user_callback =
+            resolve_optional_callback(settings, new_user_callback_url.0.as_deref())?;
+        let error_target = resolve_optional_callback(settings, error_callback_url.0.as_deref())?
+            .unwrap_or_else(|| callback.clone());
         let grant = verifications::consume::<Grant>(&state.db, Purpose::MagicLink, &token.0);
         let Some(grant) = grant.await? else {
             return Ok(Redirect::Found(with_query(
