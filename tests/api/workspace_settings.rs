@@ -236,3 +236,38 @@ async fn owner_id_names_an_owner_after_the_creator_is_removed_demoted_or_leaves(
         app.user_id(&third.session).await.as_str()
     );
 }
+
+#[tokio::test]
+async fn two_owners_leaving_at_once_leave_one_owner() {
+    let app = TestApp::spawn().await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    let co_owner = join_as_owner(&app, &workspace, "co@example.com").await;
+    let leave = |cookie: &str| {
+        let cookie = cookie.to_owned();
+        let app = &app;
+        async move {
+            app.send_as(
+                Method::POST,
+                "/v1/workspaces/acme/leave",
+                Some(&cookie),
+                None,
+            )
+            .await
+        }
+    };
+    let (first, second) = tokio::join!(
+        leave(&workspace.owner.cookie),
+        leave(&co_owner.session.cookie)
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [204, 409], "exactly one leaves");
+    let stayed = match first.status().as_u16() {
+        204 => &co_owner.session.cookie,
+        _ => &workspace.owner.cookie,
+    };
+    let view = json_of(app.get_as("/v1/workspaces/acme", stayed).await).await;
+    assert_eq!(view["members"].as_array().unwrap().len(), 1);
+    assert_eq!(view["you"]["role"]["systemKey"], "OWNER");
+    assert_eq!(view["workspace"]["ownerId"], view["you"]["userId"]);
+}
