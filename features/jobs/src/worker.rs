@@ -1,0 +1,364 @@
+//! The loop that works a queue: claim due jobs, run them on bounded tasks, record outcomes,
+//! renew leases, return jobs of lost workers, fire schedules, and drain on stop.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::registry::{Handler, JobContext, JobError};
+use crate::store::{self, Claimed};
+use crate::{JobsSettings, NewJob, Registry, WorkerOptions};
+
+/// Claims run ahead of free slots only while jobs finish this fast (microseconds, moving
+/// average): a batch of slow jobs would wait in one worker while another sits idle.
+const FAST_JOB_MICROS: u64 = 10_000;
+/// How many claimed jobs per slot a worker may hold while jobs are fast.
+const PREFETCH_PER_SLOT: usize = 16;
+const COMPLETE_BATCH: usize = 500;
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(1);
+/// Right after a wake-up that found nothing (on SQLite the enqueueing transaction may not
+/// have committed yet), look again this soon, doubling, before waiting for the next poll.
+const EAGER_RETRIES: [u64; 5] = [5, 10, 20, 40, 80];
+
+/// A running worker. [`Worker::stop`] drains it.
+pub struct Worker {
+    /// Set to the drain's grace period when the worker is told to stop.
+    stop: watch::Sender<Option<Duration>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+/// What a worker's tasks watch: `Some(grace)` once it is told to stop.
+pub(crate) type StopSignal = watch::Receiver<Option<Duration>>;
+
+impl Worker {
+    pub(crate) fn spawn<F>(run: impl FnOnce(StopSignal) -> F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stopped) = watch::channel(None);
+        Self {
+            stop,
+            done: tokio::spawn(run(stopped)),
+        }
+    }
+
+    /// Stops claiming, lets running jobs finish within `grace`, and hands the rest back to the
+    /// queue for another worker.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(Some(grace));
+        // The worker bounds its own drain by `grace`; this is a backstop.
+        let _ = tokio::time::timeout(grace + Duration::from_secs(5), self.done).await;
+    }
+}
+
+pub(crate) struct WorkerSetup {
+    pub db: DatabaseConnection,
+    pub settings: JobsSettings,
+    pub registry: Arc<Registry>,
+    pub options: WorkerOptions,
+    pub wake: Arc<Notify>,
+}
+
+/// Everything the tasks of one worker share.
+struct Shared {
+    db: DatabaseConnection,
+    id: String,
+    registry: Arc<Registry>,
+    lease_ms: i64,
+    average_micros: AtomicU64,
+    completed: mpsc::UnboundedSender<String>,
+}
+
+pub(crate) fn start(setup: WorkerSetup) -> Worker {
+    Worker::spawn(|stopped| run(setup, stopped))
+}
+
+async fn run(setup: WorkerSetup, mut stopped: StopSignal) {
+    let WorkerSetup {
+        db,
+        settings,
+        registry,
+        options,
+        wake,
+    } = setup;
+    let (completed, completions) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        db: db.clone(),
+        id: format!("worker_{}", uuid::Uuid::now_v7().simple()),
+        registry,
+        lease_ms: settings.lease.as_millis() as i64,
+        average_micros: AtomicU64::new(FAST_JOB_MICROS * 10),
+        completed,
+    });
+    tracing::info!(
+        worker = %shared.id,
+        concurrency = options.concurrency,
+        schedules = options.run_schedules,
+        "jobs worker started"
+    );
+    let completer = tokio::spawn(complete(db.clone(), completions));
+    let maintenance = tokio::spawn(maintain(
+        shared.clone(),
+        settings.clone(),
+        options.run_schedules,
+        stopped.clone(),
+    ));
+    let slots = Arc::new(Semaphore::new(options.concurrency));
+    let mut running = JoinSet::new();
+    let mut claimed: VecDeque<Claimed> = VecDeque::new();
+    let mut eager = 0;
+    while stopped.borrow().is_none() {
+        while running.try_join_next().is_some() {}
+        if claimed.is_empty() {
+            let limit = claim_size(&shared, &slots, options.concurrency);
+            match store::claim(&db, &shared.id, limit as u64, shared.lease_ms).await {
+                Ok(jobs) => claimed.extend(jobs),
+                Err(err) => tracing::warn!(error = %err, "could not claim jobs; retrying"),
+            }
+        }
+        if claimed.is_empty() {
+            let wait = match EAGER_RETRIES.get(eager) {
+                Some(ms) => Duration::from_millis(*ms),
+                None => settings.poll_interval,
+            };
+            eager += 1;
+            tokio::select! {
+                _ = wake.notified() => eager = 0,
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopped.changed() => {}
+            }
+            continue;
+        }
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = stopped.changed() => continue,
+        };
+        let job = claimed.pop_front().expect("checked non-empty");
+        let shared = shared.clone();
+        running.spawn(async move {
+            run_one(&shared, job).await;
+            drop(permit);
+        });
+    }
+
+    let unstarted: Vec<String> = claimed.into_iter().map(|job| job.id).collect();
+    if let Err(err) = store::release(&db, &unstarted, false).await {
+        tracing::warn!(error = %err, "could not hand unstarted jobs back; their lease will expire");
+    }
+    let grace = stopped.borrow().unwrap_or_default();
+    let drained = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    running.abort_all();
+    while running.join_next().await.is_some() {}
+    maintenance.abort();
+    let worker_id = shared.id.clone();
+    drop(shared);
+    // Successes are recorded before anything still held is handed back.
+    let _ = completer.await;
+    if drained.is_err() {
+        // Cut off mid-run: handed back as started, so the attempt counts.
+        match store::release_held(&db, &worker_id).await {
+            Ok(n) => tracing::warn!(jobs = n, "jobs still running at the deadline handed back"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not hand running jobs back; their lease will expire")
+            }
+        }
+    }
+    tracing::info!("jobs worker stopped");
+}
+
+/// How many jobs to claim: the free slots, or many more per slot while jobs are fast.
+fn claim_size(shared: &Shared, slots: &Semaphore, concurrency: usize) -> usize {
+    match shared.average_micros.load(Ordering::Relaxed) < FAST_JOB_MICROS {
+        true => concurrency * PREFETCH_PER_SLOT,
+        false => slots.available_permits().max(1),
+    }
+}
+
+async fn run_one(shared: &Shared, job: Claimed) {
+    let started = Instant::now();
+    let outcome = attempt(shared, &job).await;
+    let elapsed = started.elapsed();
+    let micros = elapsed.as_micros().min(u64::MAX as u128) as u64;
+    let average = shared.average_micros.load(Ordering::Relaxed);
+    shared
+        .average_micros
+        .store((average * 7 + micros) / 8, Ordering::Relaxed);
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    match outcome {
+        Ok(()) => {
+            tracing::info!(job = %job.name, id = %job.id, attempt = job.attempts, ms, outcome = "succeeded", "job run");
+            let _ = shared.completed.send(job.id);
+        }
+        Err((error, retry_at)) => {
+            let outcome = match retry_at {
+                Some(_) => "retrying",
+                None => "failed",
+            };
+            tracing::warn!(job = %job.name, id = %job.id, attempt = job.attempts, ms, outcome, error = %error, "job run");
+            if let Err(err) = store::fail(&shared.db, &job.id, &error, retry_at).await {
+                tracing::error!(id = %job.id, error = %err, "could not record a failed job; its lease will expire");
+            }
+        }
+    }
+}
+
+/// Runs a claimed job. On failure: the error and, when another attempt is due, when.
+async fn attempt(shared: &Shared, job: &Claimed) -> Result<(), (String, Option<i64>)> {
+    let Some(handler) = shared.registry.get(&job.name) else {
+        // A worker of an older release may meet a job a newer one enqueued: leave it for a
+        // worker that knows it, a little later.
+        let error = format!("no handler for {:?} in this worker", job.name);
+        let retry_at = (job.attempts < 25).then(|| store::now_ms() + 60_000);
+        return Err((error, retry_at));
+    };
+    let max_attempts = job.max_attempts.unwrap_or(handler.max_attempts);
+    if job.attempts > max_attempts {
+        return Err(("the worker running its last attempt stopped".into(), None));
+    }
+    let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
+    let context = JobContext {
+        id: job.id.clone(),
+        name: job.name.clone(),
+        attempt: job.attempts,
+        max_attempts,
+    };
+    let error = match call(handler, context, payload).await {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    let retry_at = match &error {
+        JobError::Retry(_) if job.attempts < max_attempts => {
+            Some(store::now_ms() + backoff(handler.backoff, job.attempts).as_millis() as i64)
+        }
+        _ => None,
+    };
+    Err((error.to_string(), retry_at))
+}
+
+/// The handler within its timeout; a panic fails this attempt only.
+pub(crate) async fn call(
+    handler: &Handler,
+    context: JobContext,
+    payload: serde_json::Value,
+) -> Result<(), JobError> {
+    let run = std::panic::AssertUnwindSafe(handler.call(context, payload)).catch_unwind();
+    match tokio::time::timeout(handler.timeout, run).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(JobError::Retry(format!("the handler panicked: {message}")))
+        }
+        Err(_) => Err(JobError::Retry(format!(
+            "timed out after {} s",
+            handler.timeout.as_secs_f64()
+        ))),
+    }
+}
+
+/// `first × 2^(attempt-1)`, at most an hour, ±25 % jitter so that retries spread out.
+pub(crate) fn backoff(first: Duration, attempt: u32) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(20);
+    let delay = first
+        .saturating_mul(1 << exponent)
+        .min(Duration::from_secs(3600));
+    delay.mul_f64(rand::random_range(0.75..1.25))
+}
+
+/// Records successes in batches.
+async fn complete(db: DatabaseConnection, mut completions: mpsc::UnboundedReceiver<String>) {
+    let mut ids = Vec::with_capacity(COMPLETE_BATCH);
+    while completions.recv_many(&mut ids, COMPLETE_BATCH).await > 0 {
+        let mut delay = Duration::from_millis(100);
+        while let Err(err) = store::succeed(&db, &ids).await {
+            tracing::warn!(error = %err, jobs = ids.len(), "could not record finished jobs; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        ids.clear();
+    }
+}
+
+/// Every second: return the jobs of lost workers and fire due schedules; every third of a
+/// lease: renew this worker's leases.
+async fn maintain(
+    shared: Arc<Shared>,
+    settings: JobsSettings,
+    run_schedules: bool,
+    mut stopped: StopSignal,
+) {
+    let mut ticker = tokio::time::interval(MAINTENANCE_EVERY);
+    let mut heartbeat = tokio::time::interval(settings.lease / 3);
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = heartbeat.tick() => {
+                if let Err(err) = store::heartbeat(&shared.db, &shared.id, shared.lease_ms).await {
+                    tracing::warn!(error = %err, "could not renew job leases");
+                }
+            }
+            _ = ticker.tick() => {
+                match store::reclaim_expired(&shared.db).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(jobs = n, "jobs of a lost worker returned to the queue"),
+                    Err(err) => tracing::warn!(error = %err, "could not check job leases"),
+                }
+                if run_schedules {
+                    fire_schedules(&shared).await;
+                }
+            }
+        }
+    }
+}
+
+async fn fire_schedules(shared: &Shared) {
+    let due = match store::schedules(&shared.db).await {
+        Ok(due) => due,
+        Err(err) => return tracing::warn!(error = %err, "could not read job schedules"),
+    };
+    let now = chrono::Utc::now();
+    for (handler, schedule) in shared.registry.scheduled() {
+        let Some(next) = schedule.next_after(now) else {
+            continue;
+        };
+        let next = next.timestamp_millis();
+        let result = match due.get(&handler.name) {
+            Some((spec, tick)) if spec == schedule.spec() => {
+                if *tick > now.timestamp_millis() {
+                    continue;
+                }
+                // Missed ticks (the app was down) are not made up: one run, then the next
+                // tick after now. While the last tick's job is still waiting or running, the
+                // key makes this one a no-op.
+                let job = NewJob {
+                    name: handler.name.clone(),
+                    payload: serde_json::Value::Null,
+                    run_at: chrono::DateTime::from_timestamp_millis(*tick),
+                    job_key: Some(format!("schedule:{}", handler.name)),
+                    max_attempts: None,
+                    priority: 0,
+                    queue: None,
+                };
+                store::take_tick(&shared.db, &handler.name, *tick, next, job)
+                    .await
+                    .map(|_| ())
+            }
+            _ => store::set_schedule(&shared.db, &handler.name, schedule.spec(), next).await,
+        };
+        if let Err(err) = result {
+            tracing::warn!(schedule = %handler.name, error = %err, "could not fire a schedule");
+        }
+    }
+}
