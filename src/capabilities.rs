@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use orbit_email::Mailer;
+use orbit_jobs::Jobs;
 use orbit_realtime::{Bus, Hub};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
@@ -26,6 +27,8 @@ pub struct CapabilityStatus {
 #[derive(Clone)]
 pub struct Capabilities {
     pub mailer: Arc<dyn Mailer>,
+    /// The background job queue.
+    pub jobs: Arc<dyn Jobs>,
     /// The realtime hub, on the bus between instances.
     pub hub: Arc<Hub>,
     pub rate_limiter: Arc<dyn RateLimiter>,
@@ -42,6 +45,7 @@ impl Capabilities {
         db: &DatabaseConnection,
     ) -> anyhow::Result<Self> {
         let mailer = orbit_email::from_settings(&settings.email, http)?;
+        let jobs = orbit_jobs::from_settings(&settings.jobs, db);
         let hub = crate::realtime::connect_hub(settings, db).await?;
         let shared_limiter = match &settings.realtime.redis_url {
             Some(url) => Some(Arc::new(
@@ -56,6 +60,7 @@ impl Capabilities {
         };
         Ok(Self {
             mailer,
+            jobs,
             hub,
             rate_limiter,
             shared_limiter,
@@ -70,6 +75,12 @@ impl Capabilities {
                 backend: self.mailer.backend(),
                 enabled: self.mailer.delivers(),
                 enable_with: orbit_email::ENABLE_VARS,
+            },
+            CapabilityStatus {
+                name: "jobs",
+                backend: self.jobs.backend(),
+                enabled: self.jobs.durable(),
+                enable_with: &["JOBS_BACKEND=database (the default)"],
             },
             CapabilityStatus {
                 name: "realtime",
@@ -92,6 +103,10 @@ impl Capabilities {
         if self.mailer.delivers() {
             let email = self.mailer.check().await.map_err(|err| err.to_string());
             results.push(("email", email));
+        }
+        if self.jobs.durable() {
+            let queue = self.jobs.check().await.map_err(|err| err.to_string());
+            results.push(("jobs", queue));
         }
         if let Some(bus) = self.shared_bus() {
             let ping = bus.ping().await.map_err(|err| err.message);

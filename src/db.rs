@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use migration::{MigrationLock, Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use secrecy::ExposeSecret;
 
 use crate::config::DatabaseSettings;
@@ -37,6 +40,17 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
     let _lock = MigrationLock::acquire(db).await?;
     Migrator::up(db, None).await
+}
+
+/// Begins a transaction that will write; on SQLite as a writer from the start
+/// (`BEGIN IMMEDIATE`), so concurrent writers wait their turn instead of failing when they
+/// first write.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    db.begin_with_options(options).await
 }
 
 /// A search term for `LIKE … ESCAPE '\\'`: `%`, `_` and `\\` in it are literal.

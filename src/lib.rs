@@ -8,6 +8,7 @@ pub mod dev;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod me;
 pub mod openapi;
 pub mod rate_limit;

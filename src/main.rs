@@ -20,6 +20,13 @@ struct Cli {
 enum Command {
     /// Serve the API (the default). Never migrates, except the embedded SQLite default.
     Serve,
+    /// Work background jobs and schedules without serving the API; SIGTERM drains
+    Worker,
+    /// List, retry or cancel background jobs
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Apply, revert or inspect migrations on DATABASE_URL
     Migrate {
         #[command(subcommand)]
@@ -30,6 +37,23 @@ enum Command {
     /// Print the capability table and check that the database and every configured backend
     /// answer; exits non-zero when one does not
     Doctor,
+}
+
+#[derive(Subcommand)]
+enum JobsAction {
+    /// The newest jobs, one line each
+    List {
+        /// Only jobs that ran out of attempts
+        #[arg(long)]
+        failed: bool,
+        /// How many
+        #[arg(short, long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Run a failed or canceled job again, with its attempts reset
+    Retry { id: String },
+    /// Cancel a pending job
+    Cancel { id: String },
 }
 
 #[derive(Subcommand)]
@@ -62,6 +86,8 @@ async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let result = match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
+        Command::Worker => worker().await,
+        Command::Jobs { action } => manage_jobs(action).await,
         Command::Migrate { action } => migrate(action).await,
         Command::Openapi => {
             println!("{}", openapi::spec_json());
@@ -78,7 +104,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> anyhow::Result<()> {
+/// Settings, logging, the pool (the embedded SQLite default migrated) and the capabilities:
+/// what serving and working jobs both start from.
+async fn boot() -> anyhow::Result<AppState> {
     let settings = Settings::from_env()?;
     telemetry::init(&settings.log);
     for warning in &settings.warnings {
@@ -91,18 +119,52 @@ async fn serve() -> anyhow::Result<()> {
     }
     let capabilities = Capabilities::connect(&settings, http_client(), &db).await?;
     capabilities.log_boot_table();
+    Ok(AppState::new(settings, db, capabilities))
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let state = boot().await?;
+    let settings = &state.settings;
     let (acceptor, addr) = server::bind(([0, 0, 0, 0], settings.port).into()).await?;
     tracing::info!(
         %addr,
         env = settings.env.as_str(),
-        database = db::backend_name(&db),
+        database = db::backend_name(&state.db),
         "listening; API docs at {}/docs",
         settings.origins.api
     );
-    let state = AppState::new(settings, db, capabilities);
     server::serve(acceptor, state, server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn worker() -> anyhow::Result<()> {
+    let state = boot().await?;
+    let worker = orbit::jobs::start_worker(&state);
+    tracing::info!(
+        backend = state.capabilities.jobs.backend(),
+        concurrency = state.settings.jobs.concurrency,
+        "worker ready: working jobs and schedules"
+    );
+    server::shutdown_signal().await;
+    worker.stop(state.settings.shutdown_timeout).await;
+    state.db.close().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn manage_jobs(action: JobsAction) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let db = db::connect(&settings.database).await?;
+    let jobs = orbit_jobs::from_settings(&settings.jobs, &db);
+    let jobs = jobs.as_ref();
+    let result = match action {
+        JobsAction::List { failed, limit } => orbit::jobs::cli::list(jobs, failed, limit).await,
+        JobsAction::Retry { id } => orbit::jobs::cli::retry(jobs, &id).await,
+        JobsAction::Cancel { id } => orbit::jobs::cli::cancel(jobs, &id).await,
+    };
+    db.close().await?;
+    result
 }
 
 async fn migrate(action: MigrateAction) -> anyhow::Result<()> {

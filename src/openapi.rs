@@ -10,6 +10,7 @@ use crate::auth::api::email_password::EmailPasswordApi;
 use crate::auth::api::password::PasswordApi;
 use crate::auth::api::{magic_link::MagicLinkApi, sessions::SessionsApi};
 use crate::dev::api::DevApi;
+use crate::jobs::api::JobsApi;
 use crate::me::api::MeApi;
 use crate::system::api::SystemApi;
 use crate::workspaces::api::{
@@ -23,7 +24,8 @@ pub enum ApiTags {
     /// Sign-in and sessions, compatible with better-auth's client (errors are
     /// `{"message","code"}` here)
     Auth,
-    /// Managing users and their sessions (better-auth's admin plugin; role `admin`)
+    /// Managing users and their sessions (better-auth's admin plugin), and the background
+    /// job queue (role `admin`)
     Admin,
     /// The signed-in user
     Me,
@@ -67,6 +69,7 @@ type AppApis = (
     MembersApi,
     InvitesApi,
     RolesApi,
+    JobsApi,
 );
 
 /// The API a development process serves (and `openapi.json` documents).

@@ -78,8 +78,9 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpAcceptor, SocketAddr)
     Ok((acceptor, local))
 }
 
-/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-/// and closes the pool, all within the configured timeout (what the platform waits before it
+/// Serves (and works jobs, unless `JOBS_IN_PROCESS=false`) until `shutdown` resolves, then
+/// stops accepting, lets in-flight requests and running jobs finish and closes the pool, all
+/// within the configured timeout (what the platform waits before it
 /// kills the process).
 pub async fn serve(
     acceptor: TcpAcceptor,
@@ -88,6 +89,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let timeout = state.settings.shutdown_timeout;
     let db = state.db.clone();
+    let worker = (state.settings.jobs.work_in_process || !state.capabilities.jobs.durable())
+        .then(|| crate::jobs::start_worker(&state));
     let deadline = Arc::new(OnceLock::new());
     let signalled = deadline.clone();
     let shutdown = async move {
@@ -101,6 +104,11 @@ pub async fn serve(
         .get()
         .copied()
         .unwrap_or_else(|| Instant::now() + timeout);
+    if let Some(worker) = worker {
+        worker
+            .stop(deadline.saturating_duration_since(Instant::now()))
+            .await;
+    }
     match tokio::time::timeout_at(deadline, db.close()).await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => tracing::warn!(error = %err, "closing the database pool"),

@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::dev_links::LastMagicLinks;
 use crate::auth::session_lookups::SessionLookups;
 use crate::capabilities::Capabilities;
 use crate::config::Settings;
@@ -19,9 +18,9 @@ pub struct AppState {
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// Resolves the session of each authenticated request (coalescing concurrent lookups).
     pub session_lookups: SessionLookups,
-    /// The last magic link mailed to each address, for `/v1/dev/last-magic-link`; never kept
-    /// in production.
-    pub dev_links: Option<Arc<LastMagicLinks>>,
+    /// Whether the last magic link mailed to each address is kept for
+    /// `/v1/dev/last-magic-link`; never in production.
+    pub keeps_dev_links: bool,
     /// Where committed workspace changes are announced (the realtime hub listens).
     pub events: DomainEvents,
     /// The WebSocket hub and presence.
@@ -30,7 +29,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: Settings, db: DatabaseConnection, capabilities: Capabilities) -> Self {
-        let dev_links = (!settings.env.is_production()).then(Arc::default);
+        let keeps_dev_links = !settings.env.is_production();
         let session_lookups = SessionLookups::start(db.clone());
         let events = DomainEvents::default();
         let offline_grace = settings.realtime.offline_grace;
@@ -41,7 +40,7 @@ impl AppState {
             rate_limiter: capabilities.rate_limiter.clone(),
             capabilities,
             session_lookups,
-            dev_links,
+            keeps_dev_links,
             realtime,
             events,
         }

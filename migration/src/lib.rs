@@ -7,6 +7,7 @@ mod m20261123_000001_create_users;
 mod m20261123_000002_create_auth_tables;
 mod m20261123_000003_create_workspaces;
 mod m20261201_000004_index_lists_and_searches;
+mod m20261205_000006_dev_links_and_expiry_indexes;
 
 pub struct Migrator;
 
@@ -52,6 +53,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_auth_tables::Migration),
             Box::new(m20261123_000003_create_workspaces::Migration),
             Box::new(m20261201_000004_index_lists_and_searches::Migration),
+            // The jobs capability owns its tables; its crate holds their migration.
+            Box::new(orbit_jobs::migration::CreateJobTables),
+            Box::new(m20261205_000006_dev_links_and_expiry_indexes::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::emails;
 use super::entities::user;
 use super::links::api_link;
-use super::verifications::{self, Purpose};
+use super::verifications::Purpose;
 use crate::error::ApiResult;
 use crate::state::AppState;
 
@@ -34,12 +34,9 @@ pub async fn send_verification(
         email: user.email.clone(),
         new_email: None,
     };
-    let link = link(state, &grant, callback).await?;
-    emails::deliver(
-        state,
-        emails::verify_email(&user.email, &link),
-        "verification",
-    )
+    emails::mail_token(state, Purpose::VerifyEmail, &grant, TTL, |token| {
+        emails::verify_email(&user.email, &link(state, token, callback))
+    })
     .await
 }
 
@@ -55,21 +52,16 @@ pub async fn send_change(
         email: user.email.clone(),
         new_email: Some(new_email.to_owned()),
     };
-    let link = link(state, &grant, callback).await?;
-    emails::deliver(
-        state,
-        emails::change_email(new_email, &link),
-        "email change",
-    )
+    emails::mail_token(state, Purpose::VerifyEmail, &grant, TTL, |token| {
+        emails::change_email(new_email, &link(state, token, callback))
+    })
     .await
 }
 
-async fn link(state: &AppState, grant: &Grant, callback: Option<&str>) -> ApiResult<String> {
-    let token = verifications::issue(&state.db, Purpose::VerifyEmail, grant, TTL).await?;
-    let callback = callback.unwrap_or("/");
-    Ok(api_link(
+fn link(state: &AppState, token: &str, callback: Option<&str>) -> String {
+    api_link(
         &state.settings,
         "/v1/auth/verify-email",
-        &[("token", &token), ("callbackURL", callback)],
-    ))
+        &[("token", token), ("callbackURL", callback.unwrap_or("/"))],
+    )
 }

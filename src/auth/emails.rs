@@ -1,22 +1,67 @@
-//! The mails auth sends, each with a plain-text and an HTML body.
+//! The mails the app sends, each with a plain-text and an HTML body, and how they leave: each
+//! is a job enqueued in the transaction that causes it (the one that creates its token), sent
+//! with retries, so a request never waits on the provider and an outage delays a mail without
+//! losing it.
 
-use orbit_email::Email;
-use poem::http::StatusCode;
+use std::sync::Arc;
+use std::time::Duration;
 
+use orbit_email::{Email, MailError, Mailer};
+use orbit_jobs::{Handler, JobError, NewJob};
+use sea_orm::DatabaseTransaction;
+use serde::Serialize;
+
+use super::verifications::{self, Purpose};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Sends `mail` through the email capability; a refusal is logged (naming `what`) and
-/// answered 503 `EMAIL_SEND_FAILED`, which the client may retry.
-pub async fn deliver(state: &AppState, mail: Email, what: &str) -> Result<(), ApiError> {
-    state.capabilities.mailer.send(mail).await.map_err(|err| {
-        tracing::error!(error = %err, mail = what, "email not sent");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "EMAIL_SEND_FAILED",
-            "The email could not be sent; try again shortly",
-        )
+/// The job that sends one mail.
+pub const SEND_JOB: &str = "email.send";
+
+/// Enqueues `mail` in `tx`: it is sent once `tx` commits.
+pub async fn enqueue(state: &AppState, tx: &DatabaseTransaction, mail: &Email) -> ApiResult<()> {
+    let job = NewJob::new(SEND_JOB, mail).map_err(ApiError::internal)?;
+    state
+        .capabilities
+        .jobs
+        .enqueue(tx, job)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
+}
+
+/// Issues a `purpose` token for `grant` and enqueues the mail `compose` writes around it, in
+/// one transaction: the mail goes out exactly when the token exists.
+pub async fn mail_token(
+    state: &AppState,
+    purpose: Purpose,
+    grant: &impl Serialize,
+    ttl: Duration,
+    compose: impl FnOnce(&str) -> Email,
+) -> ApiResult<()> {
+    let tx = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
+    let token = verifications::issue(&tx, purpose, grant, ttl).await?;
+    enqueue(state, &tx, &compose(&token)).await?;
+    tx.commit().await.map_err(ApiError::internal)
+}
+
+/// Sends the mails: a provider outage is retried (10 attempts, from 5 s to about 40 min
+/// apart); a message the provider refuses fails at once. Never logs an address or a link.
+pub fn send_handler(mailer: Arc<dyn Mailer>) -> Handler {
+    Handler::typed(SEND_JOB, move |_, mail: Email| {
+        let mailer = mailer.clone();
+        async move {
+            mailer.send(mail).await.map_err(|err| match err {
+                MailError::Unreachable(_) => JobError::retry(err),
+                MailError::Rejected(_) => JobError::permanent(err),
+            })
+        }
     })
+    .max_attempts(10)
+    .backoff(Duration::from_secs(5))
+    .timeout(Duration::from_secs(30))
 }
 
 /// Runs `work` (finding an account and mailing it) after the response: a request about an

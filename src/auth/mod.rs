@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod api;
+pub mod cleanup;
 pub mod cookies;
 pub mod credentials;
 pub mod dev_links;

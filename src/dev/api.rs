@@ -10,6 +10,7 @@ use poem_openapi::param::Path;
 use rand::Rng;
 
 use crate::auth::address::EmailAddress;
+use crate::auth::dev_links;
 use crate::auth::entities::user;
 use crate::auth::session::Authenticated;
 use crate::auth::users::{self, NewUser};
@@ -76,12 +77,10 @@ impl DevApi {
         state: Data<&AppState>,
         #[oai(validator(max_length = 320))] email: Query<String>,
     ) -> ApiResult<Json<LastLink>> {
-        let link = EmailAddress::parse(&email.0).ok().and_then(|email| {
-            state
-                .dev_links
-                .as_ref()
-                .and_then(|links| links.last_for(email.as_str()))
-        });
+        let link = match EmailAddress::parse(&email.0) {
+            Ok(email) => dev_links::last_for(&state.db, email.as_str()).await?,
+            Err(_) => None,
+        };
         Ok(Json(LastLink { link }))
     }
 

@@ -5,6 +5,7 @@ pub mod body_limit;
 pub mod cors;
 pub mod errors;
 pub mod nullable;
+pub mod pagination;
 pub mod prefixed_id;
 pub mod reject_nul;
 pub mod request_context;

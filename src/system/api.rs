@@ -118,8 +118,8 @@ impl SystemApi {
 
     /// Readiness
     ///
-    /// 200 when the database and the realtime bus between instances (if any) answer within
-    /// two seconds, else 503 naming what failed. Load balancers should route on this;
+    /// 200 when the database, the job queue and the realtime bus between instances (if any)
+    /// answer within two seconds, else 503 naming what failed. Load balancers should route on this;
     /// restarts should key on `/health`.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&AppState>) -> ApiResult<ReadyResponse> {
@@ -130,6 +130,10 @@ impl SystemApi {
         );
         if let Some(bus) = state.capabilities.shared_bus() {
             checks.insert("realtime".to_owned(), probe("realtime", bus.ping()).await);
+        }
+        let jobs = &state.capabilities.jobs;
+        if jobs.durable() {
+            checks.insert("jobs".to_owned(), probe("jobs", jobs.check()).await);
         }
         let ok = checks.values().all(|check| check.ok);
         let readiness = Readiness { ok, checks };

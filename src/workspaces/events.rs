@@ -4,10 +4,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::sync::broadcast;
 
 use super::dto::{MemberDto, RoleDto, WorkspaceDto};
@@ -120,16 +117,10 @@ pub struct Change {
 }
 
 impl Change {
-    /// Begins the transaction; on SQLite as a writer from the start (`BEGIN IMMEDIATE`), so
-    /// concurrent changes wait their turn instead of failing when they first write.
+    /// Begins the transaction, as a writer ([`crate::db::begin_write`]).
     pub async fn begin(db: &DatabaseConnection) -> ApiResult<Self> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
         Ok(Self {
-            txn: db
-                .begin_with_options(options)
+            txn: crate::db::begin_write(db)
                 .await
                 .map_err(ApiError::internal)?,
             events: Vec::new(),

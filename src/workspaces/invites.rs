@@ -4,10 +4,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use orbit_jobs::{Handler, JobError};
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::access::lock_workspace;
@@ -16,7 +18,7 @@ use super::entities::{invite, role, workspace};
 use super::events::Change;
 use super::{members, roles};
 use crate::auth::address::EmailAddress;
-use crate::auth::emails::{deliver, with_button};
+use crate::auth::emails::{self, with_button};
 use crate::auth::entities::user;
 use crate::auth::links::encode_uri_component;
 use crate::auth::tokens::hash_token;
@@ -106,9 +108,10 @@ pub async fn throttle(state: &AppState, workspace_id: &str, email: &str) -> ApiR
     Ok(())
 }
 
-/// Mails the invitation: a link to `${WEB_ORIGIN}/invites/accept?token=…`.
+/// Enqueues the invitation mail in `tx`: a link to `${WEB_ORIGIN}/invites/accept?token=…`.
 pub async fn send(
     state: &AppState,
+    tx: &DatabaseTransaction,
     workspace: &workspace::Model,
     inviter: &user::Model,
     issued: &Issued,
@@ -133,7 +136,7 @@ pub async fn send(
         "Accept invitation",
         &link,
     );
-    deliver(state, mail, "workspace invite").await
+    emails::enqueue(state, tx, &mail).await
 }
 
 /// Pending invitations (not accepted, revoked or expired), newest first, with their roles;
@@ -243,4 +246,33 @@ async fn use_up(
         1 => Ok(()),
         _ => Err(ApiError::unauthorized()),
     }
+}
+
+/// The job that deletes invitations accepted, revoked or expired longer ago than the retention.
+pub const PRUNE_JOB: &str = "invites.prune";
+
+pub fn prune_handler(db: DatabaseConnection, retention: std::time::Duration) -> Handler {
+    Handler::new(PRUNE_JOB, move |_, _| {
+        let db = db.clone();
+        async move {
+            let retention = chrono::Duration::from_std(retention).map_err(JobError::permanent)?;
+            let before = Utc::now() - retention;
+            let deleted = invite::Entity::delete_many()
+                .filter(
+                    Condition::any()
+                        .add(invite::Column::AcceptedAt.lt(before))
+                        .add(invite::Column::RevokedAt.lt(before))
+                        .add(invite::Column::ExpiresAt.lt(before)),
+                )
+                .exec(&db)
+                .await
+                .map_err(JobError::retry)?;
+            tracing::info!(
+                deleted = deleted.rows_affected,
+                "finished invitations deleted"
+            );
+            Ok(())
+        }
+    })
+    .every("@daily".parse().expect("a valid schedule"))
 }

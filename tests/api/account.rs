@@ -68,18 +68,18 @@ async fn the_address_changes_once_the_new_one_is_confirmed() {
         status_and_code(same).await,
         (400, json!("EMAIL_IS_THE_SAME"))
     );
-    let mails = app.mailer.sent().len();
+    let mails = app.sent_mails().await.len();
     let taken = change("taken@example.com").await;
     assert_eq!(
         json_of(taken).await,
         json!({"status": true}),
         "no enumeration"
     );
-    assert_eq!(app.mailer.sent().len(), mails, "but no mail either");
+    assert_eq!(app.sent_mails().await.len(), mails, "but no mail either");
 
     let response = change("bea.new@example.com").await;
     assert_eq!(json_of(response).await, json!({"status": true}));
-    let link = app.last_link_to("bea.new@example.com");
+    let link = app.last_link_to("bea.new@example.com").await;
     assert!(link.starts_with("http://localhost:4002/v1/auth/verify-email?token="));
     let me = json_of(app.get_as("/v1/me", &bea.cookie).await).await;
     assert_eq!(
@@ -119,7 +119,7 @@ async fn an_account_is_deleted_from_the_mailed_link_by_its_owner() {
         json_of(response).await,
         json!({"success": true, "message": "Verification email sent"})
     );
-    let link = app.last_link_to("cal@example.com");
+    let link = app.last_link_to("cal@example.com").await;
     let link = link.strip_prefix("http://localhost:4002").unwrap();
     assert!(
         link.starts_with("/v1/auth/delete-user/callback?token="),
@@ -155,7 +155,7 @@ async fn a_mailed_token_in_the_body_deletes_at_once() {
     let eli = app.sign_in("eli@example.com").await;
     let cookie = Some(eli.cookie.as_str());
     app.post_as("/v1/auth/delete-user", cookie, json!({})).await;
-    let link = app.last_link_to("eli@example.com");
+    let link = app.last_link_to("eli@example.com").await;
     let token = url::Url::parse(&link)
         .unwrap()
         .query_pairs()

@@ -28,11 +28,11 @@ async fn magic_link_signs_a_new_user_in_with_a_signed_cookie() {
     assert_eq!(response.status(), 200);
     assert_eq!(json_of(response).await, json!({"status": true}));
 
-    let mails = app.mailer.sent();
+    let mails = app.sent_mails().await;
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, "ada@example.com");
     assert!(mails[0].html.contains("<a href="));
-    let link = app.last_link_to("ada@example.com");
+    let link = app.last_link_to("ada@example.com").await;
     assert!(
         link.starts_with("http://localhost:4002/v1/auth/magic-link/verify?token="),
         "{link}"
@@ -98,7 +98,7 @@ async fn a_link_works_once_and_bad_or_expired_ones_send_back_an_error() {
         json!({"email": "bo@example.com", "callbackURL": "/home"}),
     )
     .await;
-    let link = app.last_link_to("bo@example.com");
+    let link = app.last_link_to("bo@example.com").await;
     assert_eq!(
         app.client
             .get(app.local(&link))
@@ -129,7 +129,7 @@ async fn a_link_works_once_and_bad_or_expired_ones_send_back_an_error() {
         json!({"email": "cy@example.com", "callbackURL": "/"}),
     )
     .await;
-    let link = expiring.last_link_to("cy@example.com");
+    let link = expiring.last_link_to("cy@example.com").await;
     let expired = expiring
         .client
         .get(expiring.local(&link))
@@ -385,7 +385,7 @@ async fn a_banned_user_is_sent_to_the_banned_page() {
     request_link(&app, json!({"email": "jo@example.com", "callbackURL": "/"})).await;
     let verify = app
         .client
-        .get(app.local(&app.last_link_to("jo@example.com")))
+        .get(app.local(&app.last_link_to("jo@example.com").await))
         .send()
         .await
         .unwrap();

@@ -151,6 +151,8 @@ async fn concurrent_migrate_ups_on_one_fresh_postgres_database_all_succeed_once(
 #[test]
 fn doctor_reports_the_fallbacks_and_passes() {
     let (_database, url) = TestDatabase::create_sqlite();
+    let migrated = run(&["migrate", "up"], &[("DATABASE_URL", &url)]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
     let output = run(&["doctor"], &[("DATABASE_URL", &url)]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
@@ -195,6 +197,8 @@ fn doctor_names_the_bus_and_limiter_it_cannot_reach_and_never_their_password() {
 #[tokio::test]
 async fn doctor_fails_when_a_configured_backend_is_unreachable_and_never_prints_its_key() {
     let (_database, url) = TestDatabase::create_sqlite();
+    let migrated = run(&["migrate", "up"], &[("DATABASE_URL", &url)]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
     let closed = format!("http://127.0.0.1:{}", free_port());
     let vars = [
         ("DATABASE_URL", url.as_str()),
@@ -469,15 +473,13 @@ async fn production_on_postgres_boots_without_migrating_and_writes_nothing_to_di
             .status(),
         200
     );
-    assert_eq!(
-        client
-            .get(format!("{base}/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    // Alive, but not ready to take traffic until the release step has migrated: the
+    // database answers, the job queue's tables are missing.
+    let ready = client.get(format!("{base}/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["checks"]["database"]["ok"], true, "{ready}");
+    assert_eq!(ready["checks"]["jobs"]["ok"], false, "{ready}");
 
     let db = Database::connect(&url).await.unwrap();
     let migrated = db

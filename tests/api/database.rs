@@ -77,6 +77,9 @@ async fn boots_with_the_database_down_then_recovers_by_itself() {
         return skip("Postgres");
     };
     let (_database, direct_url) = TestDatabase::create_postgres(&admin_url).await;
+    let migrator = sea_orm::Database::connect(&direct_url).await.unwrap();
+    orbit::db::migrate_up(&migrator).await.unwrap();
+    migrator.close().await.unwrap();
     let direct = url::Url::parse(&direct_url).unwrap();
     let upstream = format!(
         "{}:{}",

@@ -605,19 +605,19 @@ async fn an_unreachable_database_is_503_with_retry_after() {
 
 /// Asks for a reset link for `email` and returns the token it carries.
 async fn reset_token(app: &TestApp, email: &str) -> String {
-    let mails_before = app.mailer.sent().len();
+    let mails_before = app.sent_mails().await.len();
     let body = json!({"email": email, "redirectTo": "/reset"});
     let response = app
         .post_as("/v1/auth/request-password-reset", None, body)
         .await;
     assert_eq!(response.status(), 200);
     for _ in 0..100 {
-        if app.mailer.sent().len() > mails_before {
+        if app.sent_mails().await.len() > mails_before {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let link = app.last_link_to(email);
+    let link = app.last_link_to(email).await;
     let (_, rest) = link.split_once("/reset-password/").unwrap();
     rest.split('?').next().unwrap().to_owned()
 }

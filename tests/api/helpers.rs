@@ -11,6 +11,7 @@ use orbit::state::AppState;
 use orbit::workspaces::events::DomainEvents;
 use orbit::{db, server};
 use orbit_email::{Email, MailError, Mailer};
+use orbit_jobs::Jobs;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::oneshot;
 
@@ -180,6 +181,8 @@ pub struct TestApp {
     pub events: DomainEvents,
     /// Every SQL statement run on the server's pool (and `db`), in order.
     pub statements: Arc<Mutex<Vec<String>>>,
+    /// The server's job queue.
+    pub jobs: Arc<dyn Jobs>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _database: Option<TestDatabase>,
@@ -229,6 +232,7 @@ impl TestApp {
             recorded.lock().unwrap().push(info.statement.sql.clone());
         });
         let (acceptor, addr) = server::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let jobs = capabilities.jobs.clone();
         let state = AppState::new(settings, db.clone(), capabilities);
         let events = state.events.clone();
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -245,6 +249,7 @@ impl TestApp {
             db,
             events,
             statements,
+            jobs,
             shutdown: Some(shutdown),
             server: Some(server),
             _database: None,
@@ -279,9 +284,11 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-        let link = self.last_link_to(email);
+        let link = self.last_link_to(email).await;
         let response = self.client.get(self.local(&link)).send().await.unwrap();
-        assert_eq!(response.status(), 302);
+        if response.status() != 302 {
+            panic!("{}", response.text().await.unwrap());
+        }
         SignedIn::from_response(&response)
     }
 
@@ -401,11 +408,33 @@ impl TestApp {
         link.replacen("http://localhost:4002", &self.base, 1)
     }
 
+    /// Waits (a few seconds at most) until the job queue has nothing pending or running: the
+    /// mails a request enqueued have been sent.
+    pub async fn jobs_idle(&self) {
+        for _ in 0..250 {
+            let counts = self.jobs.counts().await.unwrap();
+            if counts.pending == 0 && counts.running == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "the job queue did not drain: {:?}",
+            self.jobs.counts().await
+        );
+    }
+
+    /// Every mail sent so far, once the jobs enqueued so far have run.
+    pub async fn sent_mails(&self) -> Vec<Email> {
+        self.jobs_idle().await;
+        self.mailer.sent()
+    }
+
     /// The link in the last mail sent to `email`.
-    pub fn last_link_to(&self, email: &str) -> String {
+    pub async fn last_link_to(&self, email: &str) -> String {
         let mail = self
-            .mailer
-            .sent()
+            .sent_mails()
+            .await
             .into_iter()
             .rev()
             .find(|mail| mail.to == email)
@@ -638,7 +667,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-        invite_token(&self.last_link_to(email))
+        invite_token(&self.last_link_to(email).await)
     }
 
     /// Invites `email` with `role_id`, signs them in and accepts.

@@ -34,14 +34,14 @@ async fn an_invitation_is_accepted_once_by_the_user_it_was_sent_to() {
     assert_eq!(invite["role"]["systemKey"], "ADMIN");
     assert!(invite["role"].get("memberCount").is_none());
     let mail = app
-        .mailer
-        .sent()
+        .sent_mails()
+        .await
         .into_iter()
         .rev()
         .find(|m| m.to == "bob@example.com")
         .unwrap();
     assert!(mail.subject.contains("Workspace acme"));
-    let token = invite_token(&app.last_link_to("bob@example.com"));
+    let token = invite_token(&app.last_link_to("bob@example.com").await);
     let stored = invite::Entity::find().one(&app.db).await.unwrap().unwrap();
     assert_eq!(
         stored.token_hash,

@@ -44,7 +44,7 @@ async fn sign_up_signs_in_and_mails_a_verification_link() {
     assert!(hash.starts_with("$argon2id$"), "stored as argon2id");
     assert!(!hash.contains(PASSWORD));
 
-    let link = app.last_link_to("ada@example.com");
+    let link = app.last_link_to("ada@example.com").await;
     assert!(
         link.starts_with("http://localhost:4002/v1/auth/verify-email?token="),
         "{link}"
@@ -193,7 +193,7 @@ async fn a_password_is_reset_through_a_mailed_link() {
             .all(|mail| mail.to != "nobody@example.com")
     );
 
-    let link = app.last_link_to("fin@example.com");
+    let link = app.last_link_to("fin@example.com").await;
     let landing = app.client.get(app.local(&link)).send().await.unwrap();
     assert_eq!(landing.status(), 302);
     let location = landing.headers()["location"].to_str().unwrap().to_owned();
@@ -301,7 +301,7 @@ async fn verification_mails_are_sent_only_where_they_make_sense() {
     let app = TestApp::spawn().await;
     let unverified = app.sign_up("jay@example.com", PASSWORD).await;
     let verified = app.sign_in("kim@example.com").await;
-    let mails = app.mailer.sent().len();
+    let mails = app.sent_mails().await.len();
     let send = |cookie: Option<String>, email: &str| {
         let body = json!({"email": email});
         let app = &app;
@@ -339,11 +339,11 @@ async fn verification_mails_are_sent_only_where_they_make_sense() {
     }
     assert_eq!(to_jay(), 2);
     assert_eq!(
-        app.mailer.sent().len(),
+        app.sent_mails().await.len(),
         mails + 1,
         "nothing to verify for Kim or nobody, nothing sent"
     );
-    let link = app.last_link_to("jay@example.com");
+    let link = app.last_link_to("jay@example.com").await;
     let response = app
         .client
         .get(app.local(&link).replace("&callbackURL=%2F", ""))

@@ -57,7 +57,10 @@ async fn config_lists_capabilities_and_no_secret() {
     assert_eq!(body["capabilities"]["ratelimit"]["backend"], "memory");
     assert_eq!(body["capabilities"]["ratelimit"]["enabled"], false);
     assert!(!text.contains(crate::helpers::TEST_SECRET));
-    assert!(app.mailer.sent().is_empty(), "reading config sends no mail");
+    assert!(
+        app.sent_mails().await.is_empty(),
+        "reading config sends no mail"
+    );
 }
 
 #[tokio::test]

@@ -279,7 +279,10 @@ async fn a_change_that_fails_half_way_leaves_nothing_behind_and_announces_nothin
     let workspace = app.open_workspace("ada@example.com", "acme").await;
     let token = app.invite(&workspace, "bob@example.com", None).await;
     assert!(
-        !app.mailer.sent().iter().any(|m| m.text.contains("Acme\n")),
+        !app.sent_mails()
+            .await
+            .iter()
+            .any(|m| m.text.contains("Acme\n")),
         "no mail for the failed workspace"
     );
     let bob = app.sign_in("bob@example.com").await;

@@ -96,7 +96,7 @@ async fn opening_a_workspace_seeds_three_roles_makes_you_owner_and_mails_the_inv
     }
     for email in ["bob@example.com", "cy@example.com"] {
         app.wait_for_mail_to(email).await;
-        let link = app.last_link_to(email);
+        let link = app.last_link_to(email).await;
         let token = link
             .strip_prefix("http://localhost:4001/invites/accept?token=")
             .unwrap_or_else(|| panic!("{link}"));

@@ -19,7 +19,7 @@ pub use resend::ResendMailer;
 pub const ENABLE_VARS: &[&str] = &["RESEND_API_KEY", "RESEND_FROM"];
 
 /// One message, always with a plain-text and an HTML body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Email {
     pub to: String,
     pub subject: String,

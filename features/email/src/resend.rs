@@ -54,10 +54,7 @@ impl Mailer for ResendMailer {
             .send(message)
             .await
             .map(|_| ())
-            .map_err(|err| match err {
-                resend_rs::Error::Http(err) => MailError::Unreachable(err.to_string()),
-                other => MailError::Rejected(other.to_string()),
-            })
+            .map_err(classify)
     }
 
     /// Any HTTP answer from the API host counts as reachable; the key is only proven by a send.
@@ -68,5 +65,22 @@ impl Mailer for ResendMailer {
             .await
             .map(|_| ())
             .map_err(|err| MailError::Unreachable(err.to_string()))
+    }
+}
+
+/// Whether another try may succeed: the network, rate limits, server errors and answers that
+/// are not Resend's (a proxy's error page) are transient; anything else Resend said about the
+/// message is not.
+fn classify(err: resend_rs::Error) -> MailError {
+    let transient = match &err {
+        resend_rs::Error::Http(_)
+        | resend_rs::Error::RateLimit { .. }
+        | resend_rs::Error::Parse { .. } => true,
+        resend_rs::Error::Resend(answer) => answer.status_code == 429 || answer.status_code >= 500,
+        _ => false,
+    };
+    match transient {
+        true => MailError::Unreachable(err.to_string()),
+        false => MailError::Rejected(err.to_string()),
     }
 }

@@ -213,6 +213,11 @@ pub trait Jobs: Send + Sync + 'static {
     async fn cancel(&self, id: &str) -> Result<Option<JobRecord>, JobsError>;
 
     async fn counts(&self) -> Result<JobCounts, JobsError>;
+
+    /// Whether the queue answers (its tables exist): for `orbit doctor` and `/ready`.
+    async fn check(&self) -> Result<(), JobsError> {
+        Ok(())
+    }
 }
 
 /// Chooses the queue for these settings.

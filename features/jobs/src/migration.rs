@@ -9,7 +9,7 @@ pub struct CreateJobTables;
 
 impl MigrationName for CreateJobTables {
     fn name(&self) -> &str {
-        "m20261205_000001_create_job_tables"
+        "m20261205_000005_create_job_tables"
     }
 }
 

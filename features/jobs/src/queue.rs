@@ -121,6 +121,15 @@ impl Jobs for DatabaseQueue {
     async fn counts(&self) -> Result<JobCounts, JobsError> {
         Ok(store::counts(&self.db).await?)
     }
+
+    async fn check(&self) -> Result<(), JobsError> {
+        let filter = JobFilter {
+            limit: 1,
+            ..JobFilter::default()
+        };
+        store::list(&self.db, &filter).await?;
+        Ok(())
+    }
 }
 
 /// Wakes the worker on each notification of a due job; listens again when the connection

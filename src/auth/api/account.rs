@@ -245,16 +245,22 @@ impl AccountApi {
         let grant = DeleteGrant {
             user_id: current.user.id.clone(),
         };
-        let token =
-            verifications::issue(&state.db, Purpose::DeleteAccount, &grant, DELETE_TTL).await?;
         let callback = body.callback_url.as_deref().unwrap_or("/");
-        let link = api_link(
-            &state.settings,
-            "/v1/auth/delete-user/callback",
-            &[("token", &token), ("callbackURL", callback)],
-        );
-        let mail = emails::delete_account(&current.user.email, &link);
-        emails::deliver(&state, mail, "account deletion").await?;
+        emails::mail_token(
+            &state,
+            Purpose::DeleteAccount,
+            &grant,
+            DELETE_TTL,
+            |token| {
+                let link = api_link(
+                    &state.settings,
+                    "/v1/auth/delete-user/callback",
+                    &[("token", token), ("callbackURL", callback)],
+                );
+                emails::delete_account(&current.user.email, &link)
+            },
+        )
+        .await?;
         Ok(Json(SuccessMessage {
             success: true,
             message: "Verification email sent".to_owned(),

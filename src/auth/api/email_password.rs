@@ -3,7 +3,7 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
-use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, Set};
 
 use crate::auth::address::EmailAddress;
 use crate::auth::cookies::SESSION_TTL;
@@ -141,7 +141,9 @@ impl EmailPasswordApi {
         }
         let hash = password::hash(chosen).await?;
 
-        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let txn = crate::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
         let new = users::NewUser {
             email,
             name: body.name.trim(),
@@ -316,7 +318,9 @@ async fn apply(
     state: &AppState,
     token: &str,
 ) -> Result<Result<Option<Box<AuthUser>>, &'static str>, ApiError> {
-    let txn = state.db.begin().await.map_err(ApiError::internal)?;
+    let txn = crate::db::begin_write(&state.db)
+        .await
+        .map_err(ApiError::internal)?;
     let Some(grant) = verifications::consume::<Grant>(&txn, Purpose::VerifyEmail, token).await?
     else {
         return Ok(Err("INVALID_TOKEN"));

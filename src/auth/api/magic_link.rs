@@ -2,16 +2,17 @@ use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::{Object, OpenApi, payload::Json};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::address::EmailAddress;
+use crate::auth::dev_links;
 use crate::auth::dto::Status;
 use crate::auth::links::{Redirect, api_link, with_query};
 use crate::auth::origin::{check_callbacks, resolve_callback, resolve_optional_callback};
 use crate::auth::request_meta::session_origin;
 use crate::auth::verifications::{self, Purpose};
 use crate::auth::{emails, session, throttle, users};
+use crate::db;
 use crate::error::{ApiError, AuthResult};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
@@ -77,14 +78,17 @@ impl MagicLinkApi {
             name: body.name.clone().map(Text::into_string),
         };
         let ttl = state.settings.auth.magic_link_ttl;
-        let token = verifications::issue(&state.db, Purpose::MagicLink, &grant, ttl).await?;
-
+        let tx = db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
+        let token = verifications::issue(&tx, Purpose::MagicLink, &grant, ttl).await?;
         let link = verify_link(&state, &token, &body);
         let mail = emails::magic_link(email.as_str(), &link, ttl.as_secs() / 60);
-        emails::deliver(&state, mail, "magic link").await?;
-        if let Some(dev_links) = &state.dev_links {
-            dev_links.record(email.as_str(), link);
+        emails::enqueue(&state, &tx, &mail).await?;
+        if state.keeps_dev_links {
+            dev_links::record(&tx, email.as_str(), &link).await?;
         }
+        tx.commit().await.map_err(ApiError::internal)?;
         Ok(Json(Status { status: true }))
     }
 
@@ -131,7 +135,9 @@ impl MagicLinkApi {
         };
         let email = EmailAddress::parse(&grant.email)?;
 
-        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let txn = crate::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
         let (user, created) = users::sign_in_by_email(&txn, &email, grant.name.as_deref()).await?;
         if users::is_banned(&user, chrono::Utc::now()) {
             txn.rollback().await.map_err(ApiError::internal)?;

@@ -5,7 +5,7 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{Object, OpenApi, payload::Json};
-use sea_orm::{ColumnTrait, ConnectionTrait, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::address::EmailAddress;
@@ -184,7 +184,9 @@ impl PasswordApi {
             .ok_or_else(invalid)?;
         let hash = password::hash(chosen).await?;
 
-        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let txn = crate::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
         let grant = verifications::consume::<ResetGrant>(&txn, Purpose::ResetPassword, token);
         let grant = grant.await?.ok_or_else(invalid)?;
         if !grant.is_current(&txn).await? {
@@ -224,7 +226,9 @@ impl PasswordApi {
         check_current_password(&state, req, &current, &body.current_password).await?;
         let hash = password::hash(chosen).await?;
 
-        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let txn = crate::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
         credentials::set_hash(&txn, &current.user.id, hash).await?;
         let token = match body.revoke_other_sessions {
             Some(true) => {
@@ -281,14 +285,15 @@ async fn mail_reset_link(
         user_id: user.id.clone(),
         password_stamp: credentials::password_stamp(&state.db, &user.id).await?,
     };
-    let token = verifications::issue(&state.db, Purpose::ResetPassword, &grant, RESET_TTL).await?;
-    let link = api_link(
-        &state.settings,
-        &format!("/v1/auth/reset-password/{token}"),
-        &[("callbackURL", redirect_to.unwrap_or("/"))],
-    );
-    let mail = emails::reset_password(&user.email, &link);
-    emails::deliver(state, mail, "password reset").await
+    emails::mail_token(state, Purpose::ResetPassword, &grant, RESET_TTL, |token| {
+        let link = api_link(
+            &state.settings,
+            &format!("/v1/auth/reset-password/{token}"),
+            &[("callbackURL", redirect_to.unwrap_or("/"))],
+        );
+        emails::reset_password(&user.email, &link)
+    })
+    .await
 }
 
 async fn throttle_password_check(

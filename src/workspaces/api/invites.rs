@@ -104,8 +104,8 @@ impl InvitesApi {
             ttl,
         )
         .await?;
+        invites::send(&state, &change, &access.workspace, &caller.0.user, &issued).await?;
         change.commit(&state.events).await?;
-        invites::send(&state, &access.workspace, &caller.0.user, &issued).await?;
         Ok(InviteCreated::Created(Json(InviteSent {
             invite: InviteDto::new(&issued.invite, role.as_ref()),
         })))

@@ -110,6 +110,15 @@ impl WorkspacesApi {
         let ttl = state.settings.auth.invite_ttl;
         let mut change = Change::begin(&state.db).await?;
         let opened = service::open(&mut change, &owner, name, slug, &emails, ttl).await?;
+        for issued in &opened.invites {
+            let workspace = &opened.workspace;
+            match invites::throttle(&state, &workspace.id, &issued.invite.email).await {
+                Ok(()) => invites::send(&state, &change, workspace, &owner, issued).await?,
+                Err(err) => {
+                    tracing::warn!(invite_id = %issued.invite.id, error = %err, "invitation not mailed");
+                }
+            }
+        }
         change.commit(&state.events).await?;
         RequestContext::record_workspace(req, &opened.workspace.slug);
         let response = OpenedWorkspace {
@@ -121,20 +130,6 @@ impl WorkspacesApi {
                 .map(|issued| InviteDto::new(&issued.invite, None))
                 .collect(),
         };
-        let state = state.0.clone();
-        tokio::spawn(async move {
-            for issued in &opened.invites {
-                let workspace = &opened.workspace;
-                let sent =
-                    match invites::throttle(&state, &workspace.id, &issued.invite.email).await {
-                        Ok(()) => invites::send(&state, workspace, &owner, issued).await,
-                        Err(err) => Err(err),
-                    };
-                if let Err(err) = sent {
-                    tracing::warn!(invite_id = %issued.invite.id, error = %err, "invitation not mailed");
-                }
-            }
-        });
         Ok(Opened::Created(Json(response)))
     }
 

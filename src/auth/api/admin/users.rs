@@ -9,7 +9,7 @@ use poem_openapi::{Enum, Object, OpenApi, payload::Json};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::{UserRef, UserResult, bad_request, require, target};
@@ -349,7 +349,9 @@ impl AdminUsersApi {
             email_verified: None,
             image: None,
         });
-        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let txn = crate::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
         let new = users::NewUser {
             email,
             name: body.name.trim(),
@@ -512,7 +514,9 @@ impl AdminUsersApi {
         if body.user_id.as_str() == caller.user.id {
             return Err(bad_request("YOU_CANNOT_BAN_YOURSELF", "You cannot ban yourself").into());
         }
-        let txn = state.db.begin().await.map_err(ApiError::internal)?;
+        let txn = crate::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
         let mut active: user::ActiveModel = target(&txn, &body.user_id).await?.into();
         let now = Utc::now();
         active.banned = Set(true);
