@@ -30,6 +30,11 @@ impl Vars {
                     Vec::new()
                 }
             };
+        let retry_base = self
+            .get("JOBS_RETRY_BASE_MS")
+            .is_some()
+            .then(|| self.parse("JOBS_RETRY_BASE_MS", 0u64, "a number of milliseconds"))
+            .map(Duration::from_millis);
         let jobs = JobsSettings {
             mode,
             work_in_process,
@@ -38,6 +43,7 @@ impl Vars {
             retention: Duration::from_secs(retention_days.saturating_mul(24 * 60 * 60)),
             poll_interval: Duration::from_millis(poll_ms),
             schedules,
+            retry_base,
         };
         for problem in jobs.problems() {
             self.problems.push(problem.to_string());

@@ -13,6 +13,7 @@ use orbit::{db, server};
 use orbit_email::{Email, MailError, Mailer};
 use orbit_jobs::Jobs;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use secrecy::ExposeSecret;
 use tokio::sync::oneshot;
 
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
@@ -183,6 +184,8 @@ pub struct TestApp {
     pub statements: Arc<Mutex<Vec<String>>>,
     /// The server's job queue.
     pub jobs: Arc<dyn Jobs>,
+    /// Where the server's database is, for other processes (`orbit worker`, `orbit jobs`).
+    pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _database: Option<TestDatabase>,
@@ -225,7 +228,11 @@ impl TestApp {
         let mut capabilities = Capabilities::connect(&settings, http_client(), &db)
             .await
             .unwrap();
-        capabilities.mailer = mailer.clone();
+        // With a provider configured (a stub of it), mail goes there; else it is recorded.
+        if settings.email.resend_api_key.is_none() {
+            capabilities.mailer = mailer.clone();
+        }
+        let database_url = settings.database.url.expose_secret().to_owned();
         let statements = Arc::new(Mutex::new(Vec::new()));
         let recorded = statements.clone();
         db.set_metric_callback(move |info| {
@@ -250,6 +257,7 @@ impl TestApp {
             events,
             statements,
             jobs,
+            database_url,
             shutdown: Some(shutdown),
             server: Some(server),
             _database: None,
@@ -583,8 +591,13 @@ pub fn start_orbit(cwd: &Path, port: u16, vars: &[(&str, &str)]) -> Child {
 
 /// Sends SIGTERM.
 pub fn terminate(child: &Child) {
+    signal(child, "-TERM");
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to `child`.
+pub fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());

@@ -14,6 +14,7 @@ mod edge;
 mod hardening;
 mod indexes;
 mod invites;
+mod jobs;
 mod me;
 mod members;
 mod passwords;

@@ -71,6 +71,30 @@ async fn a_refusal_is_reported_as_rejected() {
 }
 
 #[tokio::test]
+async fn server_errors_rate_limits_and_foreign_pages_are_worth_another_try() {
+    let answers = [
+        ResponseTemplate::new(500).set_body_json(serde_json::json!({
+            "statusCode": 500, "name": "internal_server_error", "message": "down"
+        })),
+        ResponseTemplate::new(429).set_body_json(serde_json::json!({
+            "statusCode": 429, "name": "rate_limit_exceeded", "message": "slow down"
+        })),
+        ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
+    ];
+    for answer in answers {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/emails"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let mailer = from_settings(&settings(&server), http()).unwrap();
+        let err = mailer.send(email()).await.unwrap_err();
+        assert!(matches!(err, MailError::Unreachable(_)), "{err}");
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_api_fails_the_check() {
     let server = MockServer::start().await;
     let mut settings = settings(&server);

@@ -37,8 +37,8 @@ impl DatabaseQueue {
     }
 
     /// `registry`, plus the daily job that deletes finished jobs older than the retention,
-    /// with `JOBS_SCHEDULES` applied.
-    fn with_retention(&self, registry: &Registry) -> Registry {
+    /// with `JOBS_SCHEDULES` and `JOBS_RETRY_BASE_MS` applied.
+    fn configured(&self, registry: &Registry) -> Registry {
         let (db, retention) = (self.db.clone(), self.settings.retention);
         let prune = Handler::new(PRUNE_JOB, move |_, _| {
             let db = db.clone();
@@ -53,6 +53,9 @@ impl DatabaseQueue {
         let mut registry = registry.clone().with(prune);
         for unknown in registry.override_schedules(&self.settings.schedules) {
             tracing::warn!(job = %unknown, "JOBS_SCHEDULES names a job no handler runs");
+        }
+        if let Some(first_retry) = self.settings.retry_base {
+            registry.override_backoff(first_retry);
         }
         registry
     }
@@ -80,7 +83,7 @@ impl Jobs for DatabaseQueue {
     }
 
     fn start(&self, registry: Arc<Registry>, options: WorkerOptions) -> Worker {
-        let registry = Arc::new(self.with_retention(&registry));
+        let registry = Arc::new(self.configured(&registry));
         if self.is_postgres() {
             tokio::spawn(listen(self.db.clone(), self.wake.clone()));
         }
@@ -102,20 +105,15 @@ impl Jobs for DatabaseQueue {
     }
 
     async fn retry(&self, id: &str) -> Result<Option<JobRecord>, JobsError> {
-        match store::transition(&self.db, id, JobState::Pending).await? {
-            true => {
-                self.wake.notify_one();
-                self.get(id).await
-            }
-            false => Ok(None),
+        let retried = store::transition(&self.db, id, JobState::Pending).await?;
+        if retried.is_some() {
+            self.wake.notify_one();
         }
+        Ok(retried)
     }
 
     async fn cancel(&self, id: &str) -> Result<Option<JobRecord>, JobsError> {
-        match store::transition(&self.db, id, JobState::Canceled).await? {
-            true => self.get(id).await,
-            false => Ok(None),
-        }
+        Ok(store::transition(&self.db, id, JobState::Canceled).await?)
     }
 
     async fn counts(&self) -> Result<JobCounts, JobsError> {

@@ -140,6 +140,13 @@ impl Registry {
         self.handlers.keys().map(String::as_str)
     }
 
+    /// Gives every handler this first retry delay.
+    pub fn override_backoff(&mut self, first_retry: Duration) {
+        for handler in self.handlers.values_mut() {
+            handler.backoff = first_retry;
+        }
+    }
+
     /// Replaces the schedules of the named handlers; returns the names no handler has.
     pub fn override_schedules(&mut self, overrides: &[(String, Schedule)]) -> Vec<String> {
         let mut unknown = Vec::new();

@@ -29,6 +29,9 @@ pub struct JobsSettings {
     /// Schedules that replace a handler's own (`JOBS_SCHEDULES`, `name=spec;name=spec`), e.g.
     /// `sessions.prune=@every 10m`.
     pub schedules: Vec<(String, Schedule)>,
+    /// Replaces every handler's first retry delay (`JOBS_RETRY_BASE_MS`): shorter in tests,
+    /// longer when a provider asks for patience.
+    pub retry_base: Option<Duration>,
 }
 
 impl Default for JobsSettings {
@@ -41,6 +44,7 @@ impl Default for JobsSettings {
             retention: Duration::from_secs(7 * 24 * 60 * 60),
             poll_interval: Duration::from_millis(1000),
             schedules: Vec::new(),
+            retry_base: None,
         }
     }
 }

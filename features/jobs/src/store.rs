@@ -347,32 +347,34 @@ pub(crate) async fn get(conn: &impl ConnectionTrait, id: &str) -> Result<Option<
     row.as_ref().map(record).transpose()
 }
 
-/// Moves a job from one of `from` to pending (`retry`) or canceled (`cancel`). Whether it did.
+/// Makes a failed or canceled job pending again (`to` pending), or cancels a pending one: the
+/// job as it is after, or `None` when no job `id` is in a state that allows it.
 pub(crate) async fn transition(
     conn: &impl ConnectionTrait,
     id: &str,
     to: JobState,
-) -> Result<bool, DbErr> {
+) -> Result<Option<JobRecord>, DbErr> {
     let now = now_ms();
-    let sql = match to {
+    let change = match to {
         JobState::Pending => {
-            "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $2, finished_at = NULL, \
+            "SET state = 'pending', attempts = 0, run_at = $2, finished_at = NULL, \
              updated_at = $2 WHERE id = $1 AND state IN ('failed', 'canceled')"
         }
         _ => {
-            "UPDATE jobs SET state = 'canceled', finished_at = $2, updated_at = $2 \
+            "SET state = 'canceled', finished_at = $2, updated_at = $2 \
              WHERE id = $1 AND state = 'pending'"
         }
     };
+    let sql = format!("UPDATE jobs {change} RETURNING {RECORD_COLUMNS}");
     let backend = conn.get_database_backend();
-    let result = conn
-        .execute_raw(statement(backend, sql, vec![id.into(), now.into()]))
+    let row = conn
+        .query_one_raw(statement(backend, &sql, vec![id.into(), now.into()]))
         .await?;
-    if result.rows_affected() == 1 && to == JobState::Pending && backend == DbBackend::Postgres {
+    if row.is_some() && to == JobState::Pending && backend == DbBackend::Postgres {
         let wake = format!("SELECT pg_notify('{WAKE_CHANNEL}', '')");
         conn.execute_unprepared(&wake).await?;
     }
-    Ok(result.rows_affected() == 1)
+    row.as_ref().map(record).transpose()
 }
 
 pub(crate) async fn counts(conn: &impl ConnectionTrait) -> Result<JobCounts, DbErr> {
