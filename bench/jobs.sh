@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Background-job queues on Postgres: apalis 1.0 (apalis-postgres), graphile_worker 0.14 and a
-# minimal queue of our own (bench/jobs-bench/src/own.rs). Enqueue rate, processing rate of no-op
-# jobs, enqueue→start latency on an idle queue. See bench/README.md, "Jobs queue".
+# minimal queue of our own (bench/jobs-bench/src/own.rs), then the queue the app runs
+# (bench/jobs-orbit.sh). Enqueue rate, processing rate of no-op jobs, enqueue→start latency on
+# an idle queue. See bench/README.md, "Jobs queue".
 #
 #   bench/jobs.sh                                   # Postgres at 127.0.0.1:5432, user postgres
+#   bench/jobs.sh orbit                             # only the app's queue
 #   DATABASE_URL=postgres://user@host:5432/any bench/jobs.sh   # same, on that server
 #   JOBS_BENCH_BIN=…/jobs-bench bench/jobs.sh       # skip the build
 #
@@ -11,17 +13,15 @@
 # Every run is bounded (process: ≤ 60 s, the default graphile mode ≤ 10 s; latency ≈ 6 s).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-die() { echo "jobs.sh: $*" >&2; exit 1; }
+source "$here/lib.sh"
 command -v psql >/dev/null || die "psql is required"
+if [[ "${1:-all}" == orbit ]]; then
+  exec "$here/jobs-orbit.sh"
+fi
 
-# The server: $DATABASE_URL's, else the local one. Admin URL = same server, database `postgres`.
-url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-query=
-[[ "$url" == *\?* ]] && query="?${url#*\?}"
-base=${url%%\?*}
-server=${base%/*}
-admin_url="$server/postgres$query"
-psql -q "$admin_url" -c 'SELECT 1' >/dev/null || die "cannot reach Postgres at $server"
+
+# The server: $DATABASE_URL's, else the local one (bench/lib.sh).
+postgres_server
 
 if [[ -z "${JOBS_BENCH_BIN:-}" ]]; then
   (cd "$here/jobs-bench" && cargo build --release --quiet)
@@ -108,3 +108,5 @@ for cand in ["apalis", "graphile", "own"]:
     ]) + " |")
 print("\nrates in jobs/s; targets: >= 10,000 jobs/s processed, p99 enqueue->start <= 50 ms")
 EOF
+
+"$here/jobs-orbit.sh"

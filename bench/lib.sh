@@ -131,3 +131,15 @@ load() {
   p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.txt")
   echo
 }
+
+# Sets `server` (scheme://user@host:port), `query` (?… or empty) and `admin_url` (the server's
+# `postgres` database) from $DATABASE_URL, else the local Postgres; fails when it is not up.
+postgres_server() {
+  local url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} base
+  query=
+  [[ "$url" == *\?* ]] && query="?${url#*\?}"
+  base=${url%%\?*}
+  server=${base%/*}
+  admin_url="$server/postgres$query"
+  psql -q "$admin_url" -c 'SELECT 1' >/dev/null || die "cannot reach Postgres at $server"
+}

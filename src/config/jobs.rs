@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use orbit_jobs::{JobsMode, JobsSettings};
 
-use super::Vars;
+use super::{AppEnv, Vars};
 
 impl Vars {
-    pub(super) fn jobs(&mut self) -> JobsSettings {
+    pub(super) fn jobs(&mut self, env: AppEnv) -> JobsSettings {
         let mode = match self.get("JOBS_BACKEND") {
             None | Some("database") | Some("auto") => JobsMode::Database,
             Some("inline") => JobsMode::Inline,
@@ -45,6 +45,13 @@ impl Vars {
             schedules,
             retry_base,
         };
+        if env.is_production() && mode == JobsMode::Inline {
+            self.warnings.push(
+                "JOBS_BACKEND=inline in production: a job (a mail) is lost when the process \
+                 stops before it ran"
+                    .into(),
+            );
+        }
         for problem in jobs.problems() {
             self.problems.push(problem.to_string());
         }

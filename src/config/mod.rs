@@ -231,7 +231,7 @@ impl Vars {
         let origins = self.origins(env);
         let log = self.log(env);
         let email = self.email(env);
-        let jobs = self.jobs();
+        let jobs = self.jobs(env);
         let invite_retention = self.invite_retention();
         let realtime = self.realtime(&database);
         let body_limit_bytes = self.parse("BODY_LIMIT_BYTES", 1 << 20, "a number of bytes");

@@ -203,6 +203,71 @@ fn half_configured_email_is_a_boot_error() {
 }
 
 #[test]
+fn job_settings_are_checked_at_boot() {
+    let bad = [
+        (
+            "JOBS_BACKEND",
+            "redis",
+            "JOBS_BACKEND must be database or inline",
+        ),
+        (
+            "JOBS_CONCURRENCY",
+            "0",
+            "JOBS_CONCURRENCY must be 1 to 1024",
+        ),
+        ("JOBS_LEASE_SECS", "1", "JOBS_LEASE_SECS must be 2 to 86400"),
+        (
+            "JOBS_RETENTION_DAYS",
+            "0",
+            "JOBS_RETENTION_DAYS must be 1 to 3650",
+        ),
+        ("JOBS_POLL_MS", "5", "JOBS_POLL_MS must be 10 to 60000"),
+        (
+            "JOBS_SCHEDULES",
+            "auth.prune",
+            "JOBS_SCHEDULES entries are name=schedule",
+        ),
+        (
+            "JOBS_SCHEDULES",
+            "auth.prune=@every 5x",
+            "JOBS_SCHEDULES auth.prune",
+        ),
+        (
+            "INVITE_RETENTION_DAYS",
+            "0",
+            "INVITE_RETENTION_DAYS must be 1 to 3650",
+        ),
+    ];
+    for (name, value, expected) in bad {
+        let problems = problems(&[(name, value)]).join("\n");
+        assert!(problems.contains(expected), "{name}={value}: {problems}");
+    }
+    let settings = Settings::from_vars([
+        (
+            "JOBS_SCHEDULES",
+            "auth.prune=@every 10m; invites.prune=0 3 * * *",
+        ),
+        ("JOBS_IN_PROCESS", "false"),
+    ])
+    .unwrap();
+    let names: Vec<_> = settings
+        .jobs
+        .schedules
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(names, ["auth.prune", "invites.prune"]);
+    assert!(!settings.jobs.work_in_process);
+    let inline = production(&[("JOBS_BACKEND", "inline")]).unwrap();
+    assert!(
+        inline
+            .warnings
+            .iter()
+            .any(|warning| warning.contains("JOBS_BACKEND=inline"))
+    );
+}
+
+#[test]
 fn secrets_never_show_in_debug_output() {
     let settings = production(&[
         ("RESEND_API_KEY", "re_super_secret_key"),

@@ -142,10 +142,16 @@ async fn admins_see_failed_jobs_and_retry_them_over_http_and_from_the_cli() {
     let app = TestApp::spawn_with(&borrowed(&resend_vars(&stub.uri()))).await;
     // Signing up mails a verification link: Resend refuses both (422), and a refusal is not
     // retried.
-    let admin = app.sign_up("root@example.com", "a long enough password").await;
-    let made_admin = app.post_as("/v1/dev/make-admin", Some(&admin.cookie), json!({})).await;
+    let admin = app
+        .sign_up("root@example.com", "a long enough password")
+        .await;
+    let made_admin = app
+        .post_as("/v1/dev/make-admin", Some(&admin.cookie), json!({}))
+        .await;
     assert_eq!(made_admin.status(), 200);
-    let member = app.sign_up("mia@example.com", "a long enough password").await;
+    let member = app
+        .sign_up("mia@example.com", "a long enough password")
+        .await;
     app.jobs_idle().await;
     let failed_list = app
         .get_as("/v1/admin/jobs?state=failed", &admin.cookie)

@@ -33,13 +33,19 @@ const STATEMENTS: &[&str] = &[
         started_at BIGINT,
         finished_at BIGINT
     )",
-    // What a worker claims next.
-    "CREATE INDEX idx_jobs_due ON jobs (priority, run_at, id) WHERE state = 'pending'",
-    // One live job per key.
-    "CREATE UNIQUE INDEX idx_jobs_live_key ON jobs (job_key) WHERE state IN ('pending', 'running')",
+    // What a worker claims next: in claim order, apart from jobs of serial queues.
+    "CREATE INDEX idx_jobs_due ON jobs (priority, run_at, id) \
+     WHERE state = 'pending' AND queue IS NULL",
+    "CREATE INDEX idx_jobs_due_queued ON jobs (queue, priority, run_at, id) \
+     WHERE state = 'pending' AND queue IS NOT NULL",
+    // One live job per key. Each partial index leaves out the rows it never needs (most jobs
+    // have no key and no queue): fewer index entries written per claim and completion.
+    "CREATE UNIQUE INDEX idx_jobs_live_key ON jobs (job_key) \
+     WHERE job_key IS NOT NULL AND state IN ('pending', 'running')",
     // Expired leases, and the running job of each serial queue.
     "CREATE INDEX idx_jobs_running ON jobs (locked_until) WHERE state = 'running'",
-    "CREATE INDEX idx_jobs_running_queue ON jobs (queue) WHERE state = 'running'",
+    "CREATE INDEX idx_jobs_running_queue ON jobs (queue) \
+     WHERE queue IS NOT NULL AND state = 'running'",
     // The admin lists, newest first, by state.
     "CREATE INDEX idx_jobs_state_id ON jobs (state, id)",
     // Retention.

@@ -9,6 +9,8 @@ use crate::{Handler, JobError};
 
 /// The queue's own retention job.
 pub const PRUNE_JOB: &str = "jobs.prune";
+/// A job that does nothing, always registered: benchmarks and smoke tests enqueue it.
+pub const NOOP_JOB: &str = "jobs.noop";
 use crate::{
     Enqueued, JobCounts, JobFilter, JobRecord, JobState, Jobs, JobsError, JobsSettings, NewJob,
     Registry, Worker, WorkerOptions, store,
@@ -36,8 +38,8 @@ impl DatabaseQueue {
         self.db.get_database_backend() == DbBackend::Postgres
     }
 
-    /// `registry`, plus the daily job that deletes finished jobs older than the retention,
-    /// with `JOBS_SCHEDULES` and `JOBS_RETRY_BASE_MS` applied.
+    /// `registry`, plus the daily job that deletes finished jobs older than the retention and
+    /// the no-op job, with `JOBS_SCHEDULES` and `JOBS_RETRY_BASE_MS` applied.
     fn configured(&self, registry: &Registry) -> Registry {
         let (db, retention) = (self.db.clone(), self.settings.retention);
         let prune = Handler::new(PRUNE_JOB, move |_, _| {
@@ -50,7 +52,8 @@ impl DatabaseQueue {
             }
         })
         .every("@daily".parse().expect("a valid schedule"));
-        let mut registry = registry.clone().with(prune);
+        let noop = Handler::new(NOOP_JOB, |_, _| async { Ok(()) });
+        let mut registry = registry.clone().with(prune).with(noop);
         for unknown in registry.override_schedules(&self.settings.schedules) {
             tracing::warn!(job = %unknown, "JOBS_SCHEDULES names a job no handler runs");
         }

@@ -1,14 +1,13 @@
 //! The loop that works a queue: claim due jobs, run them on bounded tasks, record outcomes,
 //! renew leases, return jobs of lost workers, fire schedules, and drain on stop.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Mutex, Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::registry::{Handler, JobContext, JobError};
@@ -18,9 +17,13 @@ use crate::{JobsSettings, NewJob, Registry, WorkerOptions};
 /// Claims run ahead of free slots only while jobs finish this fast (microseconds, moving
 /// average): a batch of slow jobs would wait in one worker while another sits idle.
 const FAST_JOB_MICROS: u64 = 10_000;
-/// How many claimed jobs per slot a worker may hold while jobs are fast.
-const PREFETCH_PER_SLOT: usize = 16;
-const COMPLETE_BATCH: usize = 500;
+/// How many jobs a worker claims at once while jobs are fast: a claim costs a few round trips
+/// whatever its size, so quick jobs are claimed by the hundred.
+const FAST_CLAIM: usize = 500;
+/// Successes recorded per statement. Kept small: sqlx does not set `TCP_NODELAY`, and a
+/// statement with a large parameter (500 ids, ~20 kB) stalled ~40 ms in Nagle's algorithm
+/// on every flush.
+const COMPLETE_BATCH: usize = 100;
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(1);
 /// Right after a wake-up that found nothing (on SQLite the enqueueing transaction may not
 /// have committed yet), look again this soon, doubling, before waiting for the next poll.
@@ -72,7 +75,7 @@ struct Shared {
     registry: Arc<Registry>,
     lease_ms: i64,
     average_micros: AtomicU64,
-    completed: mpsc::UnboundedSender<String>,
+    completed: mpsc::Sender<String>,
 }
 
 pub(crate) fn start(setup: WorkerSetup) -> Worker {
@@ -87,7 +90,8 @@ async fn run(setup: WorkerSetup, mut stopped: StopSignal) {
         options,
         wake,
     } = setup;
-    let (completed, completions) = mpsc::unbounded_channel();
+    // Bounded: a worker never holds more finished-but-unrecorded jobs than a few batches.
+    let (completed, completions) = mpsc::channel(COMPLETE_BATCH * 4);
     let shared = Arc::new(Shared {
         db: db.clone(),
         id: format!("worker_{}", uuid::Uuid::now_v7().simple()),
@@ -109,55 +113,54 @@ async fn run(setup: WorkerSetup, mut stopped: StopSignal) {
         options.run_schedules,
         stopped.clone(),
     ));
-    let slots = Arc::new(Semaphore::new(options.concurrency));
+    // Claimed jobs wait here for a slot, in chunks (a slot takes a chunk at a time: one
+    // hand-off per chunk, not per job); the claimer refills it while the slots work.
+    let (queued, to_run) = mpsc::channel::<Vec<Claimed>>(options.concurrency);
+    let to_run = Arc::new(Mutex::new(to_run));
+    let slots = Arc::new(Slots {
+        idle: AtomicUsize::new(options.concurrency),
+        freed: Notify::new(),
+    });
+    let claimer = tokio::spawn(claim_batches(
+        shared.clone(),
+        slots.clone(),
+        options.concurrency,
+        settings.poll_interval,
+        wake,
+        queued,
+        stopped.clone(),
+    ));
+    // Long-lived slot tasks that take job after job: no task, and no wake-up of another
+    // thread, per job.
     let mut running = JoinSet::new();
-    let mut claimed: VecDeque<Claimed> = VecDeque::new();
-    let mut eager = 0;
-    while stopped.borrow().is_none() {
-        while running.try_join_next().is_some() {}
-        if claimed.is_empty() {
-            let limit = claim_size(&shared, &slots, options.concurrency);
-            match store::claim(&db, &shared.id, limit as u64, shared.lease_ms).await {
-                Ok(jobs) => claimed.extend(jobs),
-                Err(err) => tracing::warn!(error = %err, "could not claim jobs; retrying"),
-            }
-        }
-        if claimed.is_empty() {
-            let wait = match EAGER_RETRIES.get(eager) {
-                Some(ms) => Duration::from_millis(*ms),
-                None => settings.poll_interval,
-            };
-            eager += 1;
-            tokio::select! {
-                _ = wake.notified() => eager = 0,
-                _ = tokio::time::sleep(wait) => {}
-                _ = stopped.changed() => {}
-            }
-            continue;
-        }
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            _ = stopped.changed() => continue,
-        };
-        let job = claimed.pop_front().expect("checked non-empty");
-        let shared = shared.clone();
-        running.spawn(async move {
-            run_one(&shared, job).await;
-            drop(permit);
-        });
+    for _ in 0..options.concurrency {
+        let (shared, slots, to_run) = (shared.clone(), slots.clone(), to_run.clone());
+        running.spawn(work_slot(shared, slots, to_run, stopped.clone()));
     }
+    let _ = stopped.changed().await;
 
-    let unstarted: Vec<String> = claimed.into_iter().map(|job| job.id).collect();
-    if let Err(err) = store::release(&db, &unstarted, false).await {
-        tracing::warn!(error = %err, "could not hand unstarted jobs back; their lease will expire");
-    }
+    let mut unstarted: Vec<String> = claimer
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|job| job.id)
+        .collect();
     let grace = stopped.borrow().unwrap_or_default();
     let drained = tokio::time::timeout(grace, async {
-        while running.join_next().await.is_some() {}
+        while let Some(left) = running.join_next().await {
+            unstarted.extend(left.unwrap_or_default().into_iter().map(|job| job.id));
+        }
     })
     .await;
     running.abort_all();
     while running.join_next().await.is_some() {}
+    let mut to_run = to_run.lock().await;
+    while let Ok(chunk) = to_run.try_recv() {
+        unstarted.extend(chunk.into_iter().map(|job| job.id));
+    }
+    if let Err(err) = store::release(&db, &unstarted, false).await {
+        tracing::warn!(error = %err, "could not hand unstarted jobs back; their lease will expire");
+    }
     maintenance.abort();
     let worker_id = shared.id.clone();
     drop(shared);
@@ -175,12 +178,122 @@ async fn run(setup: WorkerSetup, mut stopped: StopSignal) {
     tracing::info!("jobs worker stopped");
 }
 
-/// How many jobs to claim: the free slots, or many more per slot while jobs are fast.
-fn claim_size(shared: &Shared, slots: &Semaphore, concurrency: usize) -> usize {
-    match shared.average_micros.load(Ordering::Relaxed) < FAST_JOB_MICROS {
-        true => concurrency * PREFETCH_PER_SLOT,
-        false => slots.available_permits().max(1),
+/// How many of a worker's slots are free, and a signal when one frees.
+struct Slots {
+    idle: AtomicUsize,
+    freed: Notify,
+}
+
+/// Whether the worker has been told to stop.
+fn stopping(stopped: &StopSignal) -> bool {
+    stopped.borrow().is_some()
+}
+
+/// One of a worker's `JOBS_CONCURRENCY` slots: runs the claimed jobs, a chunk at a time,
+/// until the worker stops; returns the jobs of its chunk it did not start.
+async fn work_slot(
+    shared: Arc<Shared>,
+    slots: Arc<Slots>,
+    to_run: Arc<Mutex<mpsc::Receiver<Vec<Claimed>>>>,
+    mut stopped: StopSignal,
+) -> Vec<Claimed> {
+    loop {
+        let next = {
+            let mut to_run = to_run.lock().await;
+            tokio::select! {
+                biased;
+                _ = stopped.changed() => None,
+                chunk = to_run.recv() => chunk,
+            }
+        };
+        let Some(chunk) = next else {
+            return Vec::new();
+        };
+        slots.idle.fetch_sub(1, Ordering::Relaxed);
+        let mut chunk = chunk.into_iter();
+        while let Some(job) = chunk.next() {
+            if stopping(&stopped) {
+                return std::iter::once(job).chain(chunk).collect();
+            }
+            run_one(&shared, job).await;
+        }
+        slots.idle.fetch_add(1, Ordering::Relaxed);
+        slots.freed.notify_one();
     }
+}
+
+/// Claims due jobs for the slots until the worker stops (then returns those it could not
+/// queue): at once while jobs are due; when none are, on a wake-up (a job enqueued), soon
+/// after a wake-up that found nothing, or at the next poll.
+async fn claim_batches(
+    shared: Arc<Shared>,
+    slots: Arc<Slots>,
+    concurrency: usize,
+    poll_interval: Duration,
+    wake: Arc<Notify>,
+    queued: mpsc::Sender<Vec<Claimed>>,
+    mut stopped: StopSignal,
+) -> Vec<Claimed> {
+    let mut eager = 0;
+    while !stopping(&stopped) {
+        let fast = shared.average_micros.load(Ordering::Relaxed) < FAST_JOB_MICROS;
+        let limit = match fast {
+            // Quick jobs: by the hundred (the queue of chunks bounds how far ahead).
+            true => FAST_CLAIM,
+            // Slow jobs: only what idle slots start now, so that another worker with idle
+            // slots gets the rest.
+            false => {
+                while slots.idle.load(Ordering::Relaxed) == 0
+                    || queued.capacity() < queued.max_capacity()
+                {
+                    tokio::select! {
+                        _ = slots.freed.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                        _ = stopped.changed() => break,
+                    }
+                }
+                slots.idle.load(Ordering::Relaxed).max(1)
+            }
+        };
+        if stopping(&stopped) {
+            break;
+        }
+        let jobs = match store::claim(&shared.db, &shared.id, limit as u64, shared.lease_ms).await {
+            Ok(jobs) => jobs,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not claim jobs; retrying");
+                Vec::new()
+            }
+        };
+        if !jobs.is_empty() {
+            eager = 0;
+            // One chunk per slot.
+            let size = jobs.len().div_ceil(concurrency);
+            let mut chunks: Vec<Vec<Claimed>> = jobs.chunks(size).map(<[_]>::to_vec).collect();
+            while !chunks.is_empty() {
+                let chunk = chunks.remove(0);
+                tokio::select! {
+                    sent = queued.send(chunk.clone()) => if sent.is_err() { return chunk },
+                    // Stopping while these wait for room: the worker hands them back.
+                    _ = stopped.changed() => {
+                        return chunk.into_iter().chain(chunks.into_iter().flatten()).collect();
+                    }
+                }
+            }
+            continue;
+        }
+        let wait = match EAGER_RETRIES.get(eager) {
+            Some(ms) => Duration::from_millis(*ms),
+            None => poll_interval,
+        };
+        eager += 1;
+        tokio::select! {
+            _ = wake.notified() => eager = 0,
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+    Vec::new()
 }
 
 async fn run_one(shared: &Shared, job: Claimed) {
@@ -196,7 +309,7 @@ async fn run_one(shared: &Shared, job: Claimed) {
     match outcome {
         Ok(()) => {
             tracing::info!(job = %job.name, id = %job.id, attempt = job.attempts, ms, outcome = "succeeded", "job run");
-            let _ = shared.completed.send(job.id);
+            let _ = shared.completed.send(job.id).await;
         }
         Err((error, retry_at)) => {
             let outcome = match retry_at {
@@ -278,7 +391,7 @@ pub(crate) fn backoff(first: Duration, attempt: u32) -> Duration {
 }
 
 /// Records successes in batches.
-async fn complete(db: DatabaseConnection, mut completions: mpsc::UnboundedReceiver<String>) {
+async fn complete(db: DatabaseConnection, mut completions: mpsc::Receiver<String>) {
     let mut ids = Vec::with_capacity(COMPLETE_BATCH);
     while completions.recv_many(&mut ids, COMPLETE_BATCH).await > 0 {
         let mut delay = Duration::from_millis(100);
