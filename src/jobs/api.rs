@@ -53,7 +53,7 @@ impl From<JobState> for StateDto {
 
 /// A background job.
 #[derive(Debug, Object)]
-#[oai(rename = "Job", rename_all = "camelCase")]
+#[oai(rename = "Job", rename_all = "camelCase", nullable_all)]
 struct JobDto {
     id: String,
     /// The handler that runs it (`email.send`, `auth.prune`…).
@@ -99,7 +99,7 @@ impl From<JobRecord> for JobDto {
 }
 
 #[derive(Debug, Object)]
-#[oai(rename = "JobPage", rename_all = "camelCase")]
+#[oai(rename = "JobPage", rename_all = "camelCase", nullable_all)]
 struct JobPage {
     /// Newest first.
     items: Vec<JobDto>,
