@@ -87,15 +87,16 @@ impl Jobs for DatabaseQueue {
 
     fn start(&self, registry: Arc<Registry>, options: WorkerOptions) -> Worker {
         let registry = Arc::new(self.configured(&registry));
-        if self.is_postgres() {
-            tokio::spawn(listen(self.db.clone(), self.wake.clone()));
-        }
+        let listener = self
+            .is_postgres()
+            .then(|| tokio::spawn(listen(self.db.clone(), self.wake.clone())));
         worker::start(WorkerSetup {
             db: self.db.clone(),
             settings: self.settings.clone(),
             registry,
             options,
             wake: self.wake.clone(),
+            listener,
         })
     }
 

@@ -66,6 +66,9 @@ pub(crate) struct WorkerSetup {
     pub registry: Arc<Registry>,
     pub options: WorkerOptions,
     pub wake: Arc<Notify>,
+    /// The task that turns notifications into wake-ups (Postgres), stopped with the worker:
+    /// its connection must not hold up the pool's closing.
+    pub listener: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Everything the tasks of one worker share.
@@ -89,6 +92,7 @@ async fn run(setup: WorkerSetup, mut stopped: StopSignal) {
         registry,
         options,
         wake,
+        listener,
     } = setup;
     // Bounded: a worker never holds more finished-but-unrecorded jobs than a few batches.
     let (completed, completions) = mpsc::channel(COMPLETE_BATCH * 4);
@@ -138,6 +142,9 @@ async fn run(setup: WorkerSetup, mut stopped: StopSignal) {
         running.spawn(work_slot(shared, slots, to_run, stopped.clone()));
     }
     let _ = stopped.changed().await;
+    if let Some(listener) = listener {
+        listener.abort();
+    }
 
     let mut unstarted: Vec<String> = claimer
         .await

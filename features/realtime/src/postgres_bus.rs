@@ -66,6 +66,11 @@ async fn receive(
                 }
             }
             Ok(None) => tracing::warn!("realtime: Postgres listener reconnected; messages lost"),
+            Err(_) if pool.is_closed() => {
+                // Shutting down: the listener's connection must not hold up the pool's closing.
+                listening.store(false, Ordering::Relaxed);
+                return;
+            }
             Err(err) => {
                 listening.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %err, "realtime: Postgres listener lost");
