@@ -47,7 +47,7 @@ pub async fn mail_token(
     tx.commit().await.map_err(ApiError::internal)
 }
 
-/// Sends the mails: a provider outage is retried (10 attempts, from 5 s to about 40 min
+/// Sends the mails: a provider outage is retried (10 attempts, from 5 s to about 20 min
 /// apart); a message the provider refuses fails at once. Never logs an address or a link.
 pub fn send_handler(mailer: Arc<dyn Mailer>) -> Handler {
     Handler::typed(SEND_JOB, move |_, mail: Email| {
