@@ -1,7 +1,7 @@
 //! The job queue for admins (role `admin`): what is waiting, running or failed, and retrying
 //! or canceling a job. Payloads are never shown: a mail job's carries a sign-in link.
 
-use orbit_jobs::{JobFilter, JobRecord, JobState};
+use orbit_jobs::{JobFilter, JobRecord, JobState, Transition};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{Enum, Object, OpenApi, payload::Json};
@@ -122,14 +122,15 @@ fn require_admin(caller: &Authenticated) -> ApiResult<()> {
     }
 }
 
-/// 404 `job.not_found` when no job has `id`; else 409 `code` (it is in the wrong state).
-async fn refused(state: &AppState, id: &str, code: &'static str, why: &str) -> ApiError {
-    match state.capabilities.jobs.get(id).await {
-        Ok(Some(job)) => {
-            ApiError::conflict(code, format!("the job is {}: {why}", job.state.as_str()))
-        }
-        Ok(None) => ApiError::not_found("job"),
-        Err(err) => ApiError::internal(err),
+/// The job as it is now; 404 `job.not_found`; 409 `code` when its state does not allow it.
+fn answer(transition: Transition, code: &'static str, rule: &str) -> ApiResult<Json<JobResult>> {
+    match transition {
+        Transition::Done(job) => Ok(Json(JobResult { job: job.into() })),
+        Transition::NotFound => Err(ApiError::not_found("job")),
+        Transition::Refused(state) => Err(ApiError::conflict(
+            code,
+            format!("the job is {}: {rule}", state.as_str()),
+        )),
     }
 }
 
@@ -189,16 +190,12 @@ impl JobsApi {
     ) -> ApiResult<Json<JobResult>> {
         require_admin(&caller)?;
         let retried = state.capabilities.jobs.retry(&id.0).await;
-        match retried.map_err(ApiError::internal)? {
-            Some(job) => Ok(Json(JobResult { job: job.into() })),
-            None => Err(refused(
-                &state,
-                &id.0,
-                "job.not_retryable",
-                "only failed or canceled jobs run again",
-            )
-            .await),
-        }
+        let retried = retried.map_err(ApiError::internal)?;
+        answer(
+            retried,
+            "job.not_retryable",
+            "only failed or canceled jobs run again",
+        )
     }
 
     /// Cancel a pending job (role `admin`)
@@ -217,15 +214,11 @@ impl JobsApi {
     ) -> ApiResult<Json<JobResult>> {
         require_admin(&caller)?;
         let canceled = state.capabilities.jobs.cancel(&id.0).await;
-        match canceled.map_err(ApiError::internal)? {
-            Some(job) => Ok(Json(JobResult { job: job.into() })),
-            None => Err(refused(
-                &state,
-                &id.0,
-                "job.not_cancelable",
-                "only pending jobs can be canceled",
-            )
-            .await),
-        }
+        let canceled = canceled.map_err(ApiError::internal)?;
+        answer(
+            canceled,
+            "job.not_cancelable",
+            "only pending jobs can be canceled",
+        )
     }
 }

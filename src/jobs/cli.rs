@@ -1,6 +1,6 @@
 //! `orbit jobs …`: the queue from a shell (a platform's console, an SSH session).
 
-use orbit_jobs::{JobFilter, JobRecord, JobState, Jobs};
+use orbit_jobs::{JobFilter, JobRecord, JobState, Jobs, Transition};
 
 use crate::time::iso;
 
@@ -43,30 +43,33 @@ fn line(job: &JobRecord) -> String {
 
 /// Makes a failed or canceled job pending again.
 pub async fn retry(jobs: &dyn Jobs, id: &str) -> anyhow::Result<()> {
-    match jobs.retry(id).await? {
-        Some(job) => {
-            println!("retrying {}", line(&job));
-            Ok(())
-        }
-        None => Err(refusal(jobs, id, "only failed or canceled jobs can be retried").await),
-    }
+    let retried = jobs.retry(id).await?;
+    report(
+        "retrying",
+        id,
+        retried,
+        "only failed or canceled jobs can be retried",
+    )
 }
 
 /// Cancels a pending job.
 pub async fn cancel(jobs: &dyn Jobs, id: &str) -> anyhow::Result<()> {
-    match jobs.cancel(id).await? {
-        Some(job) => {
-            println!("canceled {}", line(&job));
-            Ok(())
-        }
-        None => Err(refusal(jobs, id, "only pending jobs can be canceled").await),
-    }
+    let canceled = jobs.cancel(id).await?;
+    report(
+        "canceled",
+        id,
+        canceled,
+        "only pending jobs can be canceled",
+    )
 }
 
-async fn refusal(jobs: &dyn Jobs, id: &str, rule: &str) -> anyhow::Error {
-    match jobs.get(id).await {
-        Ok(Some(job)) => anyhow::anyhow!("job {id} is {}: {rule}", job.state.as_str()),
-        Ok(None) => anyhow::anyhow!("no job {id}"),
-        Err(err) => err.into(),
+fn report(done: &str, id: &str, transition: Transition, rule: &str) -> anyhow::Result<()> {
+    match transition {
+        Transition::Done(job) => {
+            println!("{done} {}", line(&job));
+            Ok(())
+        }
+        Transition::NotFound => anyhow::bail!("no job {id}"),
+        Transition::Refused(state) => anyhow::bail!("job {id} is {}: {rule}", state.as_str()),
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     PRODUCTION_REQUIRED, TEST_SECRET, TestDatabase, free_port, install_crypto, orbit_command,
-    postgres_admin_url, skip, start_orbit, terminate,
+    postgres_admin_url, skip, start_orbit, terminate, wait_for_exit,
 };
 
 fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -21,21 +21,6 @@ fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Waits for the process to exit, failing after `limit`.
-fn wait_for_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("orbit did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

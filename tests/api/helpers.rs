@@ -589,6 +589,21 @@ pub fn start_orbit(cwd: &Path, port: u16, vars: &[(&str, &str)]) -> Child {
     child
 }
 
+/// Waits for the process to exit, failing after `limit`.
+pub fn wait_for_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("orbit did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Sends SIGTERM.
 pub fn terminate(child: &Child) {
     signal(child, "-TERM");

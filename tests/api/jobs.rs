@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{TEST_SECRET, TestApp, json_of, orbit_command, signal, terminate};
+use crate::helpers::{
+    TEST_SECRET, TestApp, json_of, orbit_command, signal, terminate, wait_for_exit,
+};
 
 const FROM: &str = "Orbit <no-reply@orbit.test>";
 
@@ -225,6 +227,19 @@ async fn admins_see_failed_jobs_and_retry_them_over_http_and_from_the_cli() {
     let again = retry(id.to_owned()).await;
     assert_eq!(again.status(), 409);
     assert_eq!(json_of(again).await["error"]["code"], "job.not_retryable");
+    // A foreign Origin with the admin's cookie, and a NUL in the id, change nothing.
+    let path = format!("/v1/admin/jobs/{}/retry", items[1]["id"].as_str().unwrap());
+    let foreign = app
+        .client
+        .post(app.url(&path))
+        .header(reqwest::header::COOKIE, &admin.cookie)
+        .header(reqwest::header::ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    let nul = retry("job%00x".to_owned()).await;
+    assert_eq!(nul.status(), 400);
     let unknown = retry("job_unknown".to_owned()).await;
     assert_eq!(unknown.status(), 404);
     assert_eq!(json_of(unknown).await["error"]["code"], "job.not_found");
@@ -336,17 +351,6 @@ async fn api_and_workers(
     ];
     vars.extend_from_slice(extra);
     Some((app, vars))
-}
-
-fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "the worker did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test]

@@ -3,11 +3,12 @@ use std::sync::{Arc, OnceLock};
 use sea_orm::DatabaseTransaction;
 use tokio::sync::watch;
 
+use crate::new_job_id;
 use crate::registry::{JobContext, JobError};
 use crate::worker::backoff;
 use crate::{
-    Enqueued, JobCounts, JobFilter, JobRecord, Jobs, JobsError, NewJob, Registry, Worker,
-    WorkerOptions,
+    Enqueued, JobCounts, JobFilter, JobRecord, Jobs, JobsError, NewJob, Registry, Transition,
+    Worker, WorkerOptions,
 };
 
 /// The fallback (`JOBS_BACKEND=inline`): each job runs on a spawned task as soon as it is
@@ -34,7 +35,7 @@ impl Jobs for InlineRunner {
             .get(&job.name)
             .cloned()
             .ok_or_else(|| JobsError::UnknownJob(job.name.clone()))?;
-        let id = format!("job_{}", uuid::Uuid::now_v7().simple());
+        let id = new_job_id();
         tokio::spawn(run_inline(handler, id.clone(), job));
         Ok(Enqueued::Created(id))
     }
@@ -56,17 +57,8 @@ impl Jobs for InlineRunner {
                             _ = tokio::time::sleep(wait) => {}
                             _ = stopped.changed() => return,
                         }
-                        let job = NewJob {
-                            name: handler.name.clone(),
-                            payload: serde_json::Value::Null,
-                            run_at: None,
-                            job_key: None,
-                            max_attempts: None,
-                            priority: 0,
-                            queue: None,
-                        };
-                        let id = format!("job_{}", uuid::Uuid::now_v7().simple());
-                        run_inline(handler.clone(), id, job).await;
+                        let job = NewJob::named(&handler.name);
+                        run_inline(handler.clone(), new_job_id(), job).await;
                     }
                 });
             }
@@ -83,12 +75,12 @@ impl Jobs for InlineRunner {
         Ok(None)
     }
 
-    async fn retry(&self, _id: &str) -> Result<Option<JobRecord>, JobsError> {
-        Ok(None)
+    async fn retry(&self, _id: &str) -> Result<Transition, JobsError> {
+        Ok(Transition::NotFound)
     }
 
-    async fn cancel(&self, _id: &str) -> Result<Option<JobRecord>, JobsError> {
-        Ok(None)
+    async fn cancel(&self, _id: &str) -> Result<Transition, JobsError> {
+        Ok(Transition::NotFound)
     }
 
     async fn counts(&self) -> Result<JobCounts, JobsError> {

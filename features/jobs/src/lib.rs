@@ -52,14 +52,22 @@ impl NewJob {
         let payload =
             serde_json::to_value(payload).map_err(|err| JobsError::Payload(err.to_string()))?;
         Ok(Self {
-            name: name.to_owned(),
             payload,
+            ..Self::named(name)
+        })
+    }
+
+    /// A job of `name` with no payload (a schedule's tick).
+    pub(crate) fn named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            payload: serde_json::Value::Null,
             run_at: None,
             job_key: None,
             max_attempts: None,
             priority: 0,
             queue: None,
-        })
+        }
     }
 
     pub fn run_at(mut self, at: DateTime<Utc>) -> Self {
@@ -122,6 +130,11 @@ impl JobState {
     }
 }
 
+/// `job_` + a UUIDv7: ids sort by creation, which the admin lists page by.
+pub(crate) fn new_job_id() -> String {
+    format!("job_{}", uuid::Uuid::now_v7().simple())
+}
+
 /// A job as the admin tools show it. The payload is never shown: it may carry a mailed token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
@@ -156,6 +169,16 @@ pub struct JobCounts {
     pub pending: u64,
     pub running: u64,
     pub failed: u64,
+}
+
+/// What retrying or canceling a job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// The job as it is now.
+    Done(JobRecord),
+    NotFound,
+    /// The job is in a state that does not allow it.
+    Refused(JobState),
 }
 
 /// What enqueueing did.
@@ -205,12 +228,11 @@ pub trait Jobs: Send + Sync + 'static {
 
     async fn get(&self, id: &str) -> Result<Option<JobRecord>, JobsError>;
 
-    /// Makes a failed or canceled job pending again, with its attempts reset. `None` when no
-    /// such job is in either state.
-    async fn retry(&self, id: &str) -> Result<Option<JobRecord>, JobsError>;
+    /// Makes a failed or canceled job pending again, with its attempts reset.
+    async fn retry(&self, id: &str) -> Result<Transition, JobsError>;
 
-    /// Cancels a pending job. `None` when no such job is pending.
-    async fn cancel(&self, id: &str) -> Result<Option<JobRecord>, JobsError>;
+    /// Cancels a pending job.
+    async fn cancel(&self, id: &str) -> Result<Transition, JobsError>;
 
     async fn counts(&self) -> Result<JobCounts, JobsError>;
 

@@ -13,7 +13,7 @@ pub const PRUNE_JOB: &str = "jobs.prune";
 pub const NOOP_JOB: &str = "jobs.noop";
 use crate::{
     Enqueued, JobCounts, JobFilter, JobRecord, JobState, Jobs, JobsError, JobsSettings, NewJob,
-    Registry, Worker, WorkerOptions, store,
+    Registry, Transition, Worker, WorkerOptions, store,
 };
 
 /// The durable queue, in the app's own database: Postgres (workers woken by `LISTEN/NOTIFY`,
@@ -36,6 +36,17 @@ impl DatabaseQueue {
 
     fn is_postgres(&self) -> bool {
         self.db.get_database_backend() == DbBackend::Postgres
+    }
+
+    /// Moves job `id` to `to`, or says why not.
+    async fn transition(&self, id: &str, to: JobState) -> Result<Transition, JobsError> {
+        if let Some(job) = store::transition(&self.db, id, to).await? {
+            return Ok(Transition::Done(job));
+        }
+        Ok(match store::get(&self.db, id).await? {
+            Some(job) => Transition::Refused(job.state),
+            None => Transition::NotFound,
+        })
     }
 
     /// `registry`, plus the daily job that deletes finished jobs older than the retention and
@@ -108,16 +119,16 @@ impl Jobs for DatabaseQueue {
         Ok(store::get(&self.db, id).await?)
     }
 
-    async fn retry(&self, id: &str) -> Result<Option<JobRecord>, JobsError> {
-        let retried = store::transition(&self.db, id, JobState::Pending).await?;
-        if retried.is_some() {
+    async fn retry(&self, id: &str) -> Result<Transition, JobsError> {
+        let retried = self.transition(id, JobState::Pending).await?;
+        if matches!(retried, Transition::Done(_)) {
             self.wake.notify_one();
         }
         Ok(retried)
     }
 
-    async fn cancel(&self, id: &str) -> Result<Option<JobRecord>, JobsError> {
-        Ok(store::transition(&self.db, id, JobState::Canceled).await?)
+    async fn cancel(&self, id: &str) -> Result<Transition, JobsError> {
+        self.transition(id, JobState::Canceled).await
     }
 
     async fn counts(&self) -> Result<JobCounts, JobsError> {

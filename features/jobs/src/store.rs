@@ -45,7 +45,7 @@ pub(crate) async fn enqueue(conn: &impl ConnectionTrait, job: NewJob) -> Result<
     let backend = conn.get_database_backend();
     let now = now_ms();
     let run_at = job.run_at.map_or(now, |at| at.timestamp_millis());
-    let id = format!("job_{}", uuid::Uuid::now_v7().simple());
+    let id = crate::new_job_id();
     let insert = "INSERT INTO jobs (id, name, payload, queue, job_key, priority, state, attempts, \
                   max_attempts, run_at, created_at, updated_at) \
                   VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $9, $9) \

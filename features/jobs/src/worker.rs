@@ -462,15 +462,9 @@ async fn fire_schedules(shared: &Shared) {
                 // Missed ticks (the app was down) are not made up: one run, then the next
                 // tick after now. While the last tick's job is still waiting or running, the
                 // key makes this one a no-op.
-                let job = NewJob {
-                    name: handler.name.clone(),
-                    payload: serde_json::Value::Null,
-                    run_at: chrono::DateTime::from_timestamp_millis(*tick),
-                    job_key: Some(format!("schedule:{}", handler.name)),
-                    max_attempts: None,
-                    priority: 0,
-                    queue: None,
-                };
+                let mut job =
+                    NewJob::named(&handler.name).job_key(format!("schedule:{}", handler.name));
+                job.run_at = chrono::DateTime::from_timestamp_millis(*tick);
                 store::take_tick(&shared.db, &handler.name, *tick, next, job)
                     .await
                     .map(|_| ())

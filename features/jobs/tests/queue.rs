@@ -9,7 +9,7 @@ use chrono::Utc;
 use orbit_jobs::migration::CreateJobTables;
 use orbit_jobs::{
     DatabaseQueue, Enqueued, Handler, InlineRunner, JobError, JobFilter, JobState, Jobs,
-    JobsSettings, NewJob, Registry, Worker, WorkerOptions,
+    JobsSettings, NewJob, Registry, Transition, Worker, WorkerOptions,
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, SchemaManager};
@@ -262,19 +262,22 @@ async fn an_exhausted_job_is_kept_failed_with_its_error_until_retried() {
     assert_eq!(queue.counts().await.unwrap().failed, 1);
 
     healthy.store(true, Ordering::SeqCst);
-    let retried = queue
-        .retry(&id)
-        .await
-        .unwrap()
-        .expect("a failed job can be retried");
+    let Transition::Done(retried) = queue.retry(&id).await.unwrap() else {
+        panic!("a failed job can be retried");
+    };
     assert_eq!((retried.state, retried.attempts), (JobState::Pending, 0));
     eventually("the retry succeeded", async || {
         state_of(&queue, &id).await == JobState::Succeeded
     })
     .await;
-    assert!(
-        queue.retry(&id).await.unwrap().is_none(),
+    assert_eq!(
+        queue.retry(&id).await.unwrap(),
+        Transition::Refused(JobState::Succeeded),
         "only failed or canceled jobs retry"
+    );
+    assert_eq!(
+        queue.cancel("job_unknown").await.unwrap(),
+        Transition::NotFound
     );
     stop(worker).await;
 }
@@ -314,11 +317,11 @@ async fn a_key_names_one_live_job() {
     assert!(matches!(other, Enqueued::Created(_)));
 
     // Once the keyed job is no longer live, the key is free again.
-    queue
-        .cancel(&first)
-        .await
-        .unwrap()
-        .expect("a pending job can be canceled");
+    let canceled = queue.cancel(&first).await.unwrap();
+    assert!(
+        matches!(canceled, Transition::Done(_)),
+        "a pending job can be canceled"
+    );
     assert_eq!(state_of(&queue, &first).await, JobState::Canceled);
     let renewed = enqueue(&queue, &test.db, job("count").job_key("digest:ws_1")).await;
     assert!(matches!(renewed, Enqueued::Created(_)));
