@@ -477,8 +477,9 @@ async fn a_schedule_ticks_once_across_workers() {
         .iter()
         .map(|row| row.try_get("", "n").unwrap())
         .collect();
+    // A loaded machine may skip a tick (missed ticks are not made up), never repeat one.
     assert!(
-        (3..=5).contains(&per_tick.len()),
+        (2..=5).contains(&per_tick.len()),
         "{} ticks in 4.5 s",
         per_tick.len()
     );
@@ -486,7 +487,19 @@ async fn a_schedule_ticks_once_across_workers() {
         per_tick.iter().all(|n| *n == 1),
         "a tick ran more than once: {per_tick:?}"
     );
-    assert_eq!(runs.load(Ordering::SeqCst) as usize, per_tick.len());
+    let succeeded = test
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            test.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM jobs WHERE name = 'tick' AND state = 'succeeded'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    // The last tick may have been handed back unstarted by the stop.
+    assert_eq!(i64::from(runs.load(Ordering::SeqCst)), succeeded);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
