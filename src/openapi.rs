@@ -4,7 +4,8 @@ use poem_openapi::{OpenApi, OpenApiService, Tags};
 
 use crate::auth::api::account::AccountApi;
 use crate::auth::api::admin::{
-    impersonation::ImpersonationApi, sessions::AdminSessionsApi, users::AdminUsersApi,
+    impersonation::ImpersonationApi, sessions::AdminSessionsApi, user_list::AdminUserListApi,
+    users::AdminUsersApi,
 };
 use crate::auth::api::email_password::EmailPasswordApi;
 use crate::auth::api::password::PasswordApi;
@@ -58,6 +59,7 @@ type AuthApis = (
     AccountApi,
     SessionsApi,
     AdminUsersApi,
+    AdminUserListApi,
     AdminSessionsApi,
     ImpersonationApi,
 );

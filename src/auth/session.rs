@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use poem::http::header;
 use poem::{FromRequest, Request, RequestBody};
-use sea_orm::sea_query::IntoCondition;
+use sea_orm::sea_query::{Expr, IntoCondition};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use secrecy::ExposeSecret;
 
@@ -16,6 +17,7 @@ use super::origin::bearer_token;
 use super::tokens::{hash_token, random_token, sign, verify_signed};
 use super::{permissions, users};
 use crate::error::{ApiError, ApiResult};
+use crate::http::pagination::{PageRequest, past, time_key};
 use crate::http::request_context::RequestContext;
 use crate::ids::new_id;
 use crate::state::AppState;
@@ -137,6 +139,41 @@ pub async fn revoke_where(
         .map_err(ApiError::internal)?;
     Ok(())
 }
+
+/// A page of `user_id`'s live sessions, oldest first; `own_only` leaves out the sessions an
+/// admin opened by impersonating them.
+pub async fn live_page(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    own_only: bool,
+    page: &PageRequest,
+) -> ApiResult<(Vec<session::Model>, Option<String>)> {
+    let mut select = session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .order_by_asc(session::Column::CreatedAt)
+        .order_by_asc(session::Column::Id)
+        .limit(page.fetch());
+    if own_only {
+        select = select.filter(session::Column::ImpersonatedBy.is_null());
+    }
+    if let Some((at, id)) = page.after_time(SESSIONS_LIST)? {
+        select = select.filter(past(
+            Expr::col(session::Column::CreatedAt),
+            Expr::col(session::Column::Id),
+            at,
+            id,
+            Order::Asc,
+        ));
+    }
+    let rows = select.all(db).await.map_err(ApiError::internal)?;
+    Ok(page.page(rows, |row| {
+        time_key(SESSIONS_LIST, &row.created_at, &row.id)
+    }))
+}
+
+/// The cursor name of session lists.
+const SESSIONS_LIST: &str = "sessions";
 
 /// Every session of `user_id`, and every session they opened by impersonating someone.
 pub fn of_user_or_opened_by(user_id: &str) -> Condition {

@@ -7,6 +7,7 @@ mod auth;
 mod database;
 mod email;
 mod jobs;
+mod lists;
 mod log;
 mod origins;
 mod realtime;
@@ -22,6 +23,7 @@ use secrecy::SecretString;
 
 pub use auth::AuthSettings;
 pub use database::DatabaseSettings;
+pub use lists::ListSettings;
 pub use log::LogSettings;
 pub use origins::Origins;
 pub use realtime::{BusBackend, RealtimeSettings};
@@ -65,6 +67,7 @@ pub struct Settings {
     pub email: EmailSettings,
     pub jobs: JobsSettings,
     pub realtime: RealtimeSettings,
+    pub lists: ListSettings,
     /// How long workspace invitations are kept (`INVITE_RETENTION_DAYS`, 30; 1 to 3650 days).
     pub invite_retention: Duration,
     /// Largest request body accepted anywhere, in bytes.
@@ -233,6 +236,7 @@ impl Vars {
         let email = self.email(env);
         let jobs = self.jobs(env);
         let invite_retention = self.invite_retention();
+        let lists = self.lists();
         let realtime = self.realtime(&database);
         let body_limit_bytes = self.parse("BODY_LIMIT_BYTES", 1 << 20, "a number of bytes");
         let shutdown_secs = self.parse("SHUTDOWN_TIMEOUT_SECS", 8u64, "a number of seconds");
@@ -247,6 +251,7 @@ impl Vars {
             email,
             jobs,
             realtime,
+            lists,
             invite_retention,
             body_limit_bytes,
             shutdown_timeout: Duration::from_secs(shutdown_secs),

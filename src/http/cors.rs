@@ -4,6 +4,8 @@ use std::sync::Arc;
 use poem::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
+use super::pagination::NEXT_CURSOR_HEADER;
+
 const ALLOWED_METHODS: &str = "GET,HEAD,PUT,POST,DELETE,PATCH";
 
 /// CORS as the Orbit web client expects it (hono/cors with `credentials: true`): every response
@@ -83,5 +85,10 @@ fn decorate(headers: &mut HeaderMap, allowed_origin: Option<HeaderValue>) {
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = allowed_origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        // Browsers hide every other response header from the page.
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(NEXT_CURSOR_HEADER),
+        );
     }
 }

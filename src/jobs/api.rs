@@ -9,7 +9,7 @@ use poem_openapi::{Enum, Object, OpenApi, payload::Json};
 use crate::auth::permissions;
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
-use crate::http::pagination::PageRequest;
+use crate::http::pagination::{PageRequest, id_key};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::time::iso;
@@ -134,6 +134,9 @@ fn answer(transition: Transition, code: &'static str, rule: &str) -> ApiResult<J
     }
 }
 
+/// The cursor name of the jobs list.
+const JOBS_LIST: &str = "jobs";
+
 #[OpenApi(tag = "ApiTags::Admin")]
 impl JobsApi {
     /// Background jobs, newest first (role `admin`)
@@ -158,7 +161,7 @@ impl JobsApi {
         let filter = JobFilter {
             state: job_state.0.map(JobState::from),
             limit: page.fetch(),
-            after: page.after.clone(),
+            after: page.after_id(JOBS_LIST)?,
         };
         let jobs = state
             .capabilities
@@ -166,7 +169,7 @@ impl JobsApi {
             .list(filter)
             .await
             .map_err(ApiError::internal)?;
-        let (jobs, next_cursor) = page.page(jobs, |job| &job.id);
+        let (jobs, next_cursor) = page.page(jobs, |job| id_key(JOBS_LIST, &job.id));
         Ok(Json(JobPage {
             items: jobs.into_iter().map(JobDto::from).collect(),
             next_cursor,

@@ -9,7 +9,7 @@ use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+    DatabaseTransaction, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::access::lock_workspace;
@@ -23,6 +23,7 @@ use crate::auth::entities::user;
 use crate::auth::links::encode_uri_component;
 use crate::auth::tokens::hash_token;
 use crate::error::{ApiError, ApiResult};
+use crate::http::pagination::{PageRequest, past, time_key};
 use crate::ids::new_id;
 use crate::rate_limit::{Limit, spend};
 use crate::state::AppState;
@@ -139,13 +140,14 @@ pub async fn send(
     emails::enqueue(state, tx, &mail).await
 }
 
-/// Pending invitations (not accepted, revoked or expired), newest first, with their roles;
-/// `query` keeps those whose address contains it.
-pub async fn list_pending(
+/// A page of pending invitations (not accepted, revoked or expired), newest first, with
+/// their roles; `query` keeps those whose address contains it.
+pub async fn pending_page(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     query: Option<&str>,
-) -> ApiResult<Vec<InviteDto>> {
+    page: &PageRequest,
+) -> ApiResult<(Vec<InviteDto>, Option<String>)> {
     let mut select = invite::Entity::find()
         .filter(invite::Column::WorkspaceId.eq(workspace_id))
         .filter(invite::Column::AcceptedAt.is_null())
@@ -153,16 +155,33 @@ pub async fn list_pending(
         .filter(invite::Column::ExpiresAt.gt(Utc::now()))
         .find_also_related(role::Entity)
         .order_by_desc(invite::Column::CreatedAt)
-        .order_by_desc(invite::Column::Id);
+        .order_by_desc(invite::Column::Id)
+        .limit(page.fetch());
+    if let Some((at, id)) = page.after_time(PENDING_LIST)? {
+        select = select.filter(past(
+            Expr::col((invite::Entity, invite::Column::CreatedAt)),
+            Expr::col((invite::Entity, invite::Column::Id)),
+            at,
+            id,
+            Order::Desc,
+        ));
+    }
     if let Some(pattern) = query.and_then(members::contains_pattern) {
         select = select.filter(Expr::col((invite::Entity, invite::Column::Email)).like(pattern));
     }
     let rows = select.all(db).await.map_err(ApiError::internal)?;
-    Ok(rows
+    let (rows, next) = page.page(rows, |(invite, _)| {
+        time_key(PENDING_LIST, &invite.created_at, &invite.id)
+    });
+    let invites = rows
         .iter()
         .map(|(invite, role)| InviteDto::new(invite, role.as_ref()))
-        .collect())
+        .collect();
+    Ok((invites, next))
 }
+
+/// The cursor name of the pending invitations list.
+const PENDING_LIST: &str = "invites";
 
 /// Revokes a pending invitation; revoking twice is fine, an accepted one is 409
 /// `invite.accepted`.

@@ -2,10 +2,10 @@
 //! keep a workspace owned.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
 };
 
 use super::access::{Access, is_owner_role};
@@ -18,20 +18,60 @@ use super::{roles, service};
 use crate::auth::entities::user;
 use crate::db::escape_like;
 use crate::error::{ApiError, ApiResult, unique_or_internal};
+use crate::http::pagination::{PageRequest, past, time_key};
 use crate::ids::new_id;
 use crate::time::iso;
 
 /// The longest member or invite search accepted.
 pub const MAX_QUERY: usize = 160;
 
-/// The workspace's members, oldest first; `query` keeps those whose name or email contains
-/// it (any case). Two queries whatever the count: the members with the few user columns the
-/// DTO needs (read by position), and the workspace's roles.
-pub async fn list(
+/// A page of the workspace's members, oldest first, from the paginated members route;
+/// `query` keeps those whose name or email contains it (any case).
+pub async fn page(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     query: Option<&str>,
-) -> ApiResult<Vec<MemberDto>> {
+    page: &PageRequest,
+) -> ApiResult<(Vec<MemberDto>, Option<String>)> {
+    let after = page.after_time(LIST)?;
+    let rows = select(db, workspace_id, query, after, page.fetch()).await?;
+    let (rows, next) = page.page(rows, |(at, member)| time_key(LIST, at, &member.id));
+    Ok((rows.into_iter().map(|(_, member)| member).collect(), next))
+}
+
+/// The workspace's first `limit` members, oldest first, and how many it has in all.
+pub async fn first(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    limit: u64,
+) -> ApiResult<(Vec<MemberDto>, u64)> {
+    let rows = select(db, workspace_id, None, None, limit).await?;
+    let total = match (rows.len() as u64) < limit {
+        true => rows.len() as u64,
+        false => member::Entity::find()
+            .filter(member::Column::WorkspaceId.eq(workspace_id))
+            .count(db)
+            .await
+            .map_err(ApiError::internal)?,
+    };
+    Ok((rows.into_iter().map(|(_, member)| member).collect(), total))
+}
+
+/// The cursor name of the members list.
+const LIST: &str = "members";
+
+/// Up to `limit` members after `after`, with their exact join times. Two queries whatever
+/// the count: the members with the few user columns the DTO needs, and the workspace's
+/// roles. A search walks the workspace's members (its index, in list order) and never the
+/// app's users: the match is on an expression no users index serves, so the planner cannot
+/// start from the millions of users who are not members.
+async fn select(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    query: Option<&str>,
+    after: Option<(DateTime<Utc>, String)>,
+    limit: u64,
+) -> ApiResult<Vec<(DateTime<Utc>, MemberDto)>> {
     let mut select = member::Entity::find()
         .select_only()
         .columns([
@@ -44,16 +84,30 @@ pub async fn list(
         .join(JoinType::InnerJoin, member::Relation::User.def())
         .filter(member::Column::WorkspaceId.eq(workspace_id))
         .order_by_asc(member::Column::CreatedAt)
-        .order_by_asc(member::Column::Id);
+        .order_by_asc(member::Column::Id)
+        .limit(limit);
+    if let Some((at, id)) = after {
+        select = select.filter(past(
+            Expr::col((member::Entity, member::Column::CreatedAt)),
+            Expr::col((member::Entity, member::Column::Id)),
+            at,
+            id,
+            Order::Asc,
+        ));
+    }
     if let Some(pattern) = query.and_then(contains_pattern) {
-        select = select.filter(
-            Condition::any()
-                .add(
-                    Expr::expr(Func::lower(Expr::col((user::Entity, user::Column::Name))))
-                        .like(pattern.clone()),
-                )
-                .add(Expr::col((user::Entity, user::Column::Email)).like(pattern)),
+        // Name and email in one lowered string: `%` cannot match across the separator's
+        // position unless the query holds it, and no index covers the expression.
+        let concat = |left: Expr, right: Expr| left.binary(BinOper::Custom("||"), right);
+        let name_and_email = concat(
+            concat(
+                Expr::col((user::Entity, user::Column::Name)),
+                Expr::val("\u{1f}"),
+            ),
+            Expr::col((user::Entity, user::Column::Email)),
         );
+        let searched = Expr::expr(Func::lower(name_and_email));
+        select = select.filter(searched.like(pattern));
     }
     let rows = select
         .into_tuple::<(String, String, String, DateTime<Utc>, String, String)>()
@@ -71,7 +125,7 @@ pub async fn list(
     Ok(rows
         .into_iter()
         .filter_map(|(id, user_id, role_id, created_at, name, email)| {
-            Some(MemberDto {
+            let member = MemberDto {
                 role: roles.get(&role_id)?.clone(),
                 tone: tone(&email),
                 created_at: iso(created_at),
@@ -80,7 +134,8 @@ pub async fn list(
                 user_id,
                 name,
                 email,
-            })
+            };
+            Some((created_at, member))
         })
         .collect())
 }

@@ -17,6 +17,7 @@ mod invites;
 mod jobs;
 mod me;
 mod members;
+mod pagination;
 mod passwords;
 mod rate_limits;
 mod realtime;

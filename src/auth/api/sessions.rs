@@ -1,15 +1,16 @@
-use chrono::Utc;
 use poem::Request;
 use poem::web::Data;
+use poem_openapi::param::Query;
 use poem_openapi::{Object, OpenApi, payload::Json};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition};
 
 use crate::auth::dto::{AuthSession, AuthUser, SessionWithUser, Status, Success};
 use crate::auth::entities::session as sessions;
 use crate::auth::session::{self, Authenticated, MaybeAuthenticated};
 use crate::auth::tokens::hash_token;
-use crate::error::{ApiError, AuthResult};
+use crate::error::AuthResult;
 use crate::http::nullable::Nullable;
+use crate::http::pagination::{PageRequest, Paged};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
@@ -56,7 +57,10 @@ impl SessionsApi {
         Ok(Json(Success { success: true }))
     }
 
-    /// The caller's active sessions
+    /// The caller's active sessions, oldest first
+    ///
+    /// A bare array (as better-auth answers) of at most `limit` sessions (1–200, default
+    /// 200); when more follow, the `X-Next-Cursor` header holds the `cursor` of the next page.
     #[oai(
         path = "/v1/auth/list-sessions",
         method = "get",
@@ -66,25 +70,25 @@ impl SessionsApi {
         &self,
         state: Data<&AppState>,
         caller: Authenticated,
-    ) -> AuthResult<Json<Vec<AuthSession>>> {
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u64>>,
+        #[oai(validator(max_length = 512))] cursor: Query<Option<String>>,
+    ) -> AuthResult<Paged<Json<Vec<AuthSession>>>> {
+        let page = PageRequest::whole(limit.0, cursor.0.as_deref())?;
         let current = caller.0;
-        let rows = sessions::Entity::find()
-            .filter(sessions::Column::UserId.eq(&current.user.id))
-            .filter(sessions::Column::ExpiresAt.gt(Utc::now()))
-            // An admin's impersonation is not one of the user's own sessions.
-            .filter(sessions::Column::ImpersonatedBy.is_null())
-            .order_by_asc(sessions::Column::CreatedAt)
-            .all(&state.db)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(Json(
-            rows.iter()
-                .map(|row| {
-                    let own = (row.id == current.session.id).then_some(current.token.as_str());
-                    AuthSession::new(row, own)
-                })
-                .collect(),
-        ))
+        // An admin's impersonation is not one of the user's own sessions.
+        let (rows, next_cursor) =
+            session::live_page(&state.db, &current.user.id, true, &page).await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let own = (row.id == current.session.id).then_some(current.token.as_str());
+                AuthSession::new(row, own)
+            })
+            .collect();
+        Ok(Paged {
+            items: Json(items),
+            next_cursor,
+        })
     }
 
     /// End one of the caller's sessions

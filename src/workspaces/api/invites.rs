@@ -8,6 +8,7 @@ use super::{Done, InviteId, RoleId};
 use crate::auth::address::EmailAddress;
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
+use crate::http::pagination::{PageRequest, Paged};
 use crate::http::request_context::RequestContext;
 use crate::http::serde_json_body::SerdeJson;
 use crate::http::string_field::Text;
@@ -112,11 +113,16 @@ impl InvitesApi {
     }
 
     /// Pending invitations, newest first (`workspace.members.invite`); `q` searches addresses
+    ///
+    /// A bare array (as Orbit's client reads it) of at most `limit` invitations (1–200,
+    /// default 200); when more follow, the `X-Next-Cursor` header holds the `cursor` of the
+    /// next page.
     #[oai(
         path = "/v1/workspaces/:slug/invites",
         method = "get",
         operation_id = "listInvites"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -126,12 +132,18 @@ impl InvitesApi {
         /// Keeps invitations whose address contains this (any case).
         #[oai(validator(max_length = 160))]
         q: Query<Option<String>>,
-    ) -> ApiResult<SerdeJson<Vec<InviteDto>>> {
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u64>>,
+        #[oai(validator(max_length = 512))] cursor: Query<Option<String>>,
+    ) -> ApiResult<Paged<SerdeJson<Vec<InviteDto>>>> {
+        let page = PageRequest::whole(limit.0, cursor.0.as_deref())?;
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
         access.require(Permission::MembersInvite)?;
-        let pending =
-            invites::list_pending(&state.db, &access.workspace.id, q.0.as_deref()).await?;
-        Ok(SerdeJson(pending))
+        let (items, next_cursor) =
+            invites::pending_page(&state.db, &access.workspace.id, q.0.as_deref(), &page).await?;
+        Ok(Paged {
+            items: SerdeJson(items),
+            next_cursor,
+        })
     }
 
     /// Revoke an invitation (`workspace.members.invite`); revoking twice is fine

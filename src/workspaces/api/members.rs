@@ -7,6 +7,7 @@ use poem_openapi::{Object, OpenApi};
 use super::{Done, MemberId, RoleId};
 use crate::auth::session::Authenticated;
 use crate::error::ApiResult;
+use crate::http::pagination::{PageRequest, Paged};
 use crate::http::serde_json_body::SerdeJson;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
@@ -28,11 +29,15 @@ struct RoleChange {
 #[OpenApi(tag = "ApiTags::Members")]
 impl MembersApi {
     /// The workspace's members, oldest first; `q` searches names and emails
+    ///
+    /// A bare array (as Orbit's client reads it) of at most `limit` members (1–200, default
+    /// 200); when more follow, the `X-Next-Cursor` header holds the `cursor` of the next page.
     #[oai(
         path = "/v1/workspaces/:slug/members",
         method = "get",
         operation_id = "listMembers"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -42,10 +47,17 @@ impl MembersApi {
         /// Keeps members whose name or email contains this (any case).
         #[oai(validator(max_length = 160))]
         q: Query<Option<String>>,
-    ) -> ApiResult<SerdeJson<Vec<MemberDto>>> {
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u64>>,
+        #[oai(validator(max_length = 512))] cursor: Query<Option<String>>,
+    ) -> ApiResult<Paged<SerdeJson<Vec<MemberDto>>>> {
+        let page = PageRequest::whole(limit.0, cursor.0.as_deref())?;
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
-        let members = members::list(&state.db, &access.workspace.id, q.0.as_deref()).await?;
-        Ok(SerdeJson(members))
+        let (members, next_cursor) =
+            members::page(&state.db, &access.workspace.id, q.0.as_deref(), &page).await?;
+        Ok(Paged {
+            items: SerdeJson(members),
+            next_cursor,
+        })
     }
 
     /// Remove a member (`workspace.members.remove`; only owners remove owners)

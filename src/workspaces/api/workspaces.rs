@@ -50,12 +50,19 @@ struct OpenedWorkspace {
 }
 
 #[derive(Debug, Object, serde::Serialize)]
+#[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct WorkspaceView {
     workspace: WorkspaceDto,
     #[oai(nullable)]
     you: Option<MemberDto>,
-    /// Oldest first.
+    /// Oldest first; at most `WORKSPACE_MEMBERS_INLINE` (200 by default).
     members: Vec<MemberDto>,
+    /// How many members the workspace has.
+    members_total: u64,
+    /// Whether `members` stops short of `membersTotal`: the rest come from
+    /// `GET /v1/workspaces/{slug}/members`.
+    members_truncated: bool,
 }
 
 #[derive(Debug, Object)]
@@ -133,7 +140,7 @@ impl WorkspacesApi {
         Ok(Opened::Created(Json(response)))
     }
 
-    /// A workspace, you in it, and its members
+    /// A workspace, you in it, and its first members
     #[oai(
         path = "/v1/workspaces/:slug",
         method = "get",
@@ -147,10 +154,13 @@ impl WorkspacesApi {
         slug: Path<String>,
     ) -> ApiResult<SerdeJson<WorkspaceView>> {
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
-        let members = members::list(&state.db, &access.workspace.id, None).await?;
+        let inline = state.settings.lists.workspace_members_inline;
+        let (members, total) = members::first(&state.db, &access.workspace.id, inline).await?;
         Ok(SerdeJson(WorkspaceView {
             workspace: WorkspaceDto::from(&access.workspace),
             you: Some(access.you(&caller.0)),
+            members_truncated: total > members.len() as u64,
+            members_total: total,
             members,
         }))
     }

@@ -3,6 +3,7 @@
 
 pub mod impersonation;
 pub mod sessions;
+pub mod user_list;
 pub mod users;
 
 use poem::http::StatusCode;

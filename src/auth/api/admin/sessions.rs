@@ -1,13 +1,14 @@
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition};
 
 use super::{UserRef, require};
 use crate::auth::dto::{AuthSession, Success};
 use crate::auth::entities::session as sessions;
 use crate::auth::session::{self, Authenticated};
 use crate::auth::tokens::hash_token;
-use crate::error::{ApiError, AuthResult};
+use crate::error::AuthResult;
+use crate::http::pagination::PageRequest;
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
@@ -16,9 +17,25 @@ use crate::state::AppState;
 pub struct AdminSessionsApi;
 
 #[derive(Debug, Object)]
-#[oai(rename = "AdminSessionList")]
+#[oai(rename = "AdminSessionList", rename_all = "camelCase")]
 struct SessionList {
+    /// Oldest first.
     sessions: Vec<AuthSession>,
+    /// The `cursor` of the next page; `null` on the last.
+    #[oai(nullable)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "AdminUserSessionsRequest", rename_all = "camelCase")]
+struct UserSessionsRequest {
+    user_id: Text<64, 1>,
+    /// 1–200, default 200.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "200")))]
+    limit: Option<u64>,
+    /// The previous page's `nextCursor`.
+    #[oai(nullable)]
+    cursor: Option<Text<512, 1>>,
 }
 
 #[derive(Debug, Object)]
@@ -45,7 +62,7 @@ impl AdminSessionsApi {
         &self,
         state: Data<&AppState>,
         caller: Authenticated,
-        body: Json<UserRef>,
+        body: Json<UserSessionsRequest>,
     ) -> AuthResult<Json<SessionList>> {
         require(
             &caller.0,
@@ -53,15 +70,13 @@ impl AdminSessionsApi {
             "list",
             "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS",
         )?;
-        let rows = sessions::Entity::find()
-            .filter(sessions::Column::UserId.eq(body.user_id.as_str()))
-            .filter(sessions::Column::ExpiresAt.gt(chrono::Utc::now()))
-            .order_by_asc(sessions::Column::CreatedAt)
-            .all(&state.db)
-            .await
-            .map_err(ApiError::internal)?;
+        let cursor = body.cursor.as_ref().map(|cursor| cursor.as_str());
+        let page = PageRequest::whole(body.limit, cursor)?;
+        let (rows, next_cursor) =
+            session::live_page(&state.db, body.user_id.as_str(), false, &page).await?;
         Ok(Json(SessionList {
             sessions: rows.iter().map(|row| AuthSession::new(row, None)).collect(),
+            next_cursor,
         }))
     }
 

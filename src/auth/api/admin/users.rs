@@ -5,12 +5,8 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::types::MaybeUndefined;
-use poem_openapi::{Enum, Object, OpenApi, payload::Json};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
-};
+use poem_openapi::{Object, OpenApi, payload::Json};
+use sea_orm::{ActiveModelTrait, Set};
 
 use super::{UserRef, UserResult, bad_request, require, target};
 use crate::auth::address::EmailAddress;
@@ -19,79 +15,14 @@ use crate::auth::entities::user;
 use crate::auth::password::{NewPassword, Password};
 use crate::auth::session::{self, Authenticated};
 use crate::auth::{credentials, password, permissions, users};
-use crate::db;
 use crate::error::{ApiError, AuthResult};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::workspaces::events::Change;
 
-pub const MAX_PAGE: u64 = 100;
-
 #[derive(Default)]
 pub struct AdminUsersApi;
-
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "camelCase")]
-enum SearchField {
-    Email,
-    Name,
-}
-
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "snake_case")]
-enum SearchOperator {
-    Contains,
-    StartsWith,
-    EndsWith,
-}
-
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "camelCase")]
-enum SortField {
-    CreatedAt,
-    UpdatedAt,
-    Email,
-    Name,
-    Role,
-}
-
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "lowercase")]
-enum SortDirection {
-    Asc,
-    Desc,
-}
-
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "camelCase")]
-enum FilterField {
-    Id,
-    Email,
-    Name,
-    Role,
-    Banned,
-    EmailVerified,
-}
-
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "lowercase")]
-enum FilterOperator {
-    Eq,
-    Ne,
-}
-
-#[derive(Debug, Object)]
-#[oai(rename = "AdminUserList", nullable_all)]
-struct UserList {
-    users: Vec<AuthUser>,
-    /// How many users match, across all pages.
-    total: u64,
-    limit: Option<u64>,
-    /// Present when the request gave one (as better-auth answers).
-    #[oai(skip_serializing_if_is_none)]
-    offset: Option<u64>,
-}
 
 /// Optional profile fields of a new user.
 #[derive(Debug, Object)]
@@ -205,99 +136,6 @@ fn parse_role(raw: &str) -> Result<String, ApiError> {
 
 #[OpenApi(tag = "ApiTags::Admin")]
 impl AdminUsersApi {
-    /// List users
-    ///
-    /// Searches `email` (default) or `name`, case-insensitively; filters one field; pages
-    /// with `limit` (at most 100, the default) and `offset`.
-    #[oai(
-        path = "/v1/auth/admin/list-users",
-        method = "get",
-        operation_id = "listUsers"
-    )]
-    #[allow(clippy::too_many_arguments)]
-    async fn list_users(
-        &self,
-        state: Data<&AppState>,
-        caller: Authenticated,
-        #[oai(name = "searchValue", validator(max_length = 254))] search_value: Query<
-            Option<String>,
-        >,
-        #[oai(name = "searchField")] search_field: Query<Option<SearchField>>,
-        #[oai(name = "searchOperator")] search_operator: Query<Option<SearchOperator>>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<u64>>,
-        #[oai(validator(maximum(value = "1000000000")))] offset: Query<Option<u64>>,
-        #[oai(name = "sortBy")] sort_by: Query<Option<SortField>>,
-        #[oai(name = "sortDirection")] sort_direction: Query<Option<SortDirection>>,
-        #[oai(name = "filterField")] filter_field: Query<Option<FilterField>>,
-        #[oai(name = "filterValue", validator(max_length = 254))] filter_value: Query<
-            Option<String>,
-        >,
-        #[oai(name = "filterOperator")] filter_operator: Query<Option<FilterOperator>>,
-    ) -> AuthResult<Json<UserList>> {
-        require(
-            &caller.0,
-            "user",
-            "list",
-            "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS",
-        )?;
-        let mut condition = Condition::all();
-        if let Some(value) = search_value.0.filter(|value| !value.is_empty()) {
-            let column = match search_field.0.unwrap_or(SearchField::Email) {
-                SearchField::Email => user::Column::Email,
-                SearchField::Name => user::Column::Name,
-            };
-            let value = db::escape_like(&value.to_lowercase());
-            let pattern = match search_operator.0.unwrap_or(SearchOperator::Contains) {
-                SearchOperator::Contains => format!("%{value}%"),
-                SearchOperator::StartsWith => format!("{value}%"),
-                SearchOperator::EndsWith => format!("%{value}"),
-            };
-            let lowered = Func::lower(Expr::col((user::Entity, column)));
-            condition =
-                condition.add(Expr::expr(lowered).like(LikeExpr::new(pattern).escape('\\')));
-        }
-        if let Some(value) = filter_value.0 {
-            let field = filter_field.0.unwrap_or(FilterField::Email);
-            let matches = filter(field, &value)?;
-            condition = condition.add(match filter_operator.0.unwrap_or(FilterOperator::Eq) {
-                FilterOperator::Eq => matches,
-                FilterOperator::Ne => matches.not(),
-            });
-        }
-        let query = user::Entity::find().filter(condition);
-        let total = query
-            .clone()
-            .count(&state.db)
-            .await
-            .map_err(ApiError::internal)?;
-        let column = match sort_by.0.unwrap_or(SortField::CreatedAt) {
-            SortField::CreatedAt => user::Column::CreatedAt,
-            SortField::UpdatedAt => user::Column::UpdatedAt,
-            SortField::Email => user::Column::Email,
-            SortField::Name => user::Column::Name,
-            SortField::Role => user::Column::Role,
-        };
-        let order = match sort_direction.0.unwrap_or(SortDirection::Asc) {
-            SortDirection::Asc => Order::Asc,
-            SortDirection::Desc => Order::Desc,
-        };
-        let page = limit.0.unwrap_or(MAX_PAGE);
-        let rows = query
-            .order_by(column, order)
-            .order_by_asc(user::Column::Id)
-            .limit(page)
-            .offset(offset.0.unwrap_or(0))
-            .all(&state.db)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(Json(UserList {
-            users: rows.iter().map(AuthUser::from).collect(),
-            total,
-            limit: Some(page),
-            offset: offset.0,
-        }))
-    }
-
     /// One user
     #[oai(
         path = "/v1/auth/admin/get-user",
@@ -620,24 +458,4 @@ impl AdminUsersApi {
             success,
         }))
     }
-}
-
-/// The condition `field = value`; 400 `validation` for a value the field cannot hold.
-fn filter(field: FilterField, value: &str) -> Result<Condition, ApiError> {
-    let flag = || match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ApiError::validation(
-            "filterValue must be true or false here",
-        )),
-    };
-    let condition = match field {
-        FilterField::Id => user::Column::Id.eq(value),
-        FilterField::Email => user::Column::Email.eq(value.to_lowercase()),
-        FilterField::Name => user::Column::Name.eq(value),
-        FilterField::Role => user::Column::Role.eq(value),
-        FilterField::Banned => user::Column::Banned.eq(flag()?),
-        FilterField::EmailVerified => user::Column::EmailVerified.eq(flag()?),
-    };
-    Ok(Condition::all().add(condition))
 }
