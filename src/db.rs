@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use migration::{MigrationLock, Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 
@@ -19,7 +19,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .max_connections(settings.max_connections)
         .min_connections(0)
         .connect_timeout(Duration::from_secs(3))
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(settings.acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
         // A ping before every checkout costs a round trip per query; only connections idle
         // long enough to have been cut by the server or a proxy are checked first.
@@ -59,6 +59,42 @@ pub fn escape_like(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+/// How full the Postgres server's connection slots are, next to this instance's pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionRoom {
+    /// The server's `max_connections`, less `superuser_reserved_connections`.
+    pub usable: u32,
+    /// Client connections open now, from every instance and tool.
+    pub open: u32,
+}
+
+impl ConnectionRoom {
+    /// How many more instances with pools of `pool` fit in what is free now.
+    pub fn instances_that_fit(&self, pool: u32) -> u32 {
+        self.usable.saturating_sub(self.open) / pool.max(1)
+    }
+}
+
+/// The connection room of a Postgres server; `None` on SQLite.
+pub async fn connection_room(db: &DatabaseConnection) -> Result<Option<ConnectionRoom>, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let sql = "SELECT current_setting('max_connections')::int \
+               - current_setting('superuser_reserved_connections')::int AS usable, \
+               (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') \
+               AS open";
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("connection settings".into()))?;
+    let count = |column| row.try_get::<i32>("", column).map(|n| n.max(0) as u32);
+    Ok(Some(ConnectionRoom {
+        usable: count("usable")?,
+        open: count("open")?,
+    }))
 }
 
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {

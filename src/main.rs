@@ -212,6 +212,26 @@ async fn doctor() -> anyhow::Result<()> {
         database.1
     );
 
+    if let Ok(Some(room)) = db::connection_room(&db).await {
+        let pool = settings.database.max_connections;
+        let fit = room.instances_that_fit(pool);
+        // A rolling deploy runs the old and the new instances side by side.
+        let state = if fit < 2 { "WARNING" } else { "ok" };
+        println!(
+            "{:<10} {:<10} {:<12} {pool} per instance; the server has {} usable, {} open now: \
+             room for {fit} more instance(s) of this pool{}",
+            "pool",
+            "postgres",
+            state,
+            room.usable,
+            room.open,
+            match fit < 2 {
+                true => " (lower DATABASE_POOL_SIZE or raise max_connections)",
+                false => "",
+            }
+        );
+    }
+
     let checks = capabilities.check().await;
     for status in capabilities.statuses() {
         let (state, note) = match checks.iter().find(|(name, _)| *name == status.name) {

@@ -8,6 +8,8 @@ mod m20261123_000002_create_auth_tables;
 mod m20261123_000003_create_workspaces;
 mod m20261201_000004_index_lists_and_searches;
 mod m20261205_000006_dev_links_and_expiry_indexes;
+mod m20261205_000007_pending_invites_by_creation;
+mod m20261205_000008_member_search_text;
 
 pub struct Migrator;
 
@@ -56,6 +58,8 @@ impl MigratorTrait for Migrator {
             // The jobs capability owns its tables; its crate holds their migration.
             Box::new(orbit_jobs::migration::CreateJobTables),
             Box::new(m20261205_000006_dev_links_and_expiry_indexes::Migration),
+            Box::new(m20261205_000007_pending_invites_by_creation::Migration),
+            Box::new(m20261205_000008_member_search_text::Migration),
         ]
     }
 }

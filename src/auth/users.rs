@@ -1,6 +1,9 @@
 use chrono::{DateTime, Utc};
 use poem::http::StatusCode;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    TransactionSession, TransactionTrait,
+};
 
 use super::address::EmailAddress;
 use super::entities::{account, session, user};
@@ -8,7 +11,7 @@ use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::ids::new_id;
 use crate::workspaces::entities::member;
 use crate::workspaces::events::{Change, WorkspaceEvent};
-use crate::workspaces::service;
+use crate::workspaces::{members, service};
 
 pub const DEFAULT_ROLE: &str = "user";
 
@@ -77,14 +80,23 @@ pub async fn create(
     inserted.map_err(|err| taken_or_internal(err, taken_status))
 }
 
-/// Saves changes to a user; an address already taken is `already_exists(taken_status)`.
+/// Saves changes to a user; an address already taken is `already_exists(taken_status)`. A
+/// new name or address reaches the user's memberships (what member searches match) in the
+/// same transaction.
 pub async fn save(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     changes: user::ActiveModel,
     taken_status: StatusCode,
 ) -> ApiResult<user::Model> {
-    let updated = changes.update(db).await;
-    updated.map_err(|err| taken_or_internal(err, taken_status))
+    let searched_by_changed = changes.name.is_set() || changes.email.is_set();
+    let tx = db.begin().await.map_err(ApiError::internal)?;
+    let updated = changes.update(&tx).await;
+    let user = updated.map_err(|err| taken_or_internal(err, taken_status))?;
+    if searched_by_changed {
+        members::refresh_search_text(&tx, &user).await?;
+    }
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok(user)
 }
 
 fn taken_or_internal(err: sea_orm::DbErr, taken_status: StatusCode) -> ApiError {

@@ -1,5 +1,7 @@
 //! The database section: `DATABASE_URL` and the pool.
 
+use std::time::Duration;
+
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{AppEnv, Vars};
@@ -9,7 +11,12 @@ const DEV_DATABASE_URL: &str = "sqlite://orbit-dev.db?mode=rwc";
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: SecretString,
+    /// Connections this instance may hold (`DATABASE_POOL_SIZE`, 10). Every instance and
+    /// `orbit worker` holds its own: their sum must stay under the server's `max_connections`.
     pub max_connections: u32,
+    /// How long a request waits for a free connection before failing
+    /// (`DATABASE_ACQUIRE_TIMEOUT_SECS`, 5).
+    pub acquire_timeout: Duration,
 }
 
 impl DatabaseSettings {
@@ -26,6 +33,11 @@ impl DatabaseSettings {
 impl Vars {
     pub(super) fn database(&mut self, env: AppEnv) -> DatabaseSettings {
         let max_connections = self.parse("DATABASE_POOL_SIZE", 10u32, "a number of connections");
+        if max_connections == 0 {
+            self.problems
+                .push("DATABASE_POOL_SIZE must be at least 1".into());
+        }
+        let acquire_secs = self.parse("DATABASE_ACQUIRE_TIMEOUT_SECS", 5u64, "a number of seconds");
         let url = match (self.get("DATABASE_URL"), env) {
             (Some(url), _) => url.to_owned(),
             (None, AppEnv::Production) => {
@@ -49,6 +61,7 @@ impl Vars {
         DatabaseSettings {
             url: url.into(),
             max_connections,
+            acquire_timeout: Duration::from_secs(acquire_secs.max(1)),
         }
     }
 }

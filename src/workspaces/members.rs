@@ -2,7 +2,7 @@
 //! keep a workspace owned.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
@@ -62,9 +62,8 @@ const LIST: &str = "members";
 
 /// Up to `limit` members after `after`, with their exact join times. Two queries whatever
 /// the count: the members with the few user columns the DTO needs, and the workspace's
-/// roles. A search walks the workspace's members (its index, in list order) and never the
-/// app's users: the match is on an expression no users index serves, so the planner cannot
-/// start from the millions of users who are not members.
+/// roles. A search matches the members' own `search_text`: it walks the workspace's
+/// members in list order and never the app's users.
 async fn select(
     db: &impl ConnectionTrait,
     workspace_id: &str,
@@ -96,18 +95,7 @@ async fn select(
         ));
     }
     if let Some(pattern) = query.and_then(contains_pattern) {
-        // Name and email in one lowered string: `%` cannot match across the separator's
-        // position unless the query holds it, and no index covers the expression.
-        let concat = |left: Expr, right: Expr| left.binary(BinOper::Custom("||"), right);
-        let name_and_email = concat(
-            concat(
-                Expr::col((user::Entity, user::Column::Name)),
-                Expr::val("\u{1f}"),
-            ),
-            Expr::col((user::Entity, user::Column::Email)),
-        );
-        let searched = Expr::expr(Func::lower(name_and_email));
-        select = select.filter(searched.like(pattern));
+        select = select.filter(member::Column::SearchText.like(pattern));
     }
     let rows = select
         .into_tuple::<(String, String, String, DateTime<Utc>, String, String)>()
@@ -138,6 +126,26 @@ async fn select(
             Some((created_at, member))
         })
         .collect())
+}
+
+/// What a member search matches: name and email, lowercased, apart (a query cannot match
+/// across them unless it holds a line break).
+pub fn search_text(name: &str, email: &str) -> String {
+    format!("{}\n{}", name.to_lowercase(), email.to_lowercase())
+}
+
+/// Keeps the memberships' `search_text` of `user` in step with their name and email.
+pub async fn refresh_search_text(db: &impl ConnectionTrait, user: &user::Model) -> ApiResult<()> {
+    member::Entity::update_many()
+        .col_expr(
+            member::Column::SearchText,
+            Expr::val(search_text(&user.name, &user.email)),
+        )
+        .filter(member::Column::UserId.eq(&user.id))
+        .exec(db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
 }
 
 /// A case-insensitive "contains" pattern for `query` (trimmed, `%` and `_` taken literally);
@@ -225,6 +233,7 @@ pub async fn join(
         workspace_id: Set(workspace_id.to_owned()),
         user_id: Set(user.id.clone()),
         role_id: Set(role.id.clone()),
+        search_text: Set(search_text(&user.name, &user.email)),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -740,3 +740,15 @@ pub async fn count_rows(db: &DatabaseConnection, table: &str) -> i64 {
         .unwrap();
     row.try_get::<i64>("", "n").unwrap()
 }
+
+/// Waits until `check` holds, failing after `limit`.
+pub async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -26,6 +26,7 @@ async fn every_list_and_search_has_its_index() {
         "idx_users_created_at_id",
         "idx_workspace_members_workspace_created",
         "idx_workspace_invites_pending_expiry",
+        "idx_workspace_invites_pending_created",
         "idx_sessions_user_created",
     ];
     if backend == DbBackend::Postgres {

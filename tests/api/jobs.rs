@@ -14,7 +14,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    TEST_SECRET, TestApp, json_of, orbit_command, signal, terminate, wait_for_exit,
+    TEST_SECRET, TestApp, eventually, json_of, orbit_command, signal, terminate, wait_for_exit,
 };
 
 const FROM: &str = "Orbit <no-reply@orbit.test>";
@@ -44,14 +44,6 @@ async fn resend_answers(server: &MockServer, status: u16, delay: Duration, times
 
 async fn mails_received(server: &MockServer) -> usize {
     server.received_requests().await.unwrap_or_default().len()
-}
-
-async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn resend_vars(stub: &str) -> Vec<(&'static str, String)> {
@@ -411,15 +403,21 @@ async fn three_workers_run_each_tick_of_a_schedule_once() {
         .iter()
         .map(|tick| tick["runAt"].as_i64().unwrap())
         .collect();
+    // A loaded machine may skip a tick (missed ticks are not made up), never repeat one.
     assert!(
-        (3..=6).contains(&run_at.len()),
+        (2..=6).contains(&run_at.len()),
         "{} runs in 4.5 s: {ticks:?}",
         run_at.len()
     );
     run_at.dedup();
     assert_eq!(run_at.len(), ticks.len(), "a tick ran twice: {ticks:?}");
+    // The last tick may have been handed back unstarted by the stop.
+    let done = ticks.iter().filter(|tick| tick["state"] == "succeeded");
+    assert!(done.count() >= ticks.len() - 1, "{ticks:?}");
     assert!(
-        ticks.iter().all(|tick| tick["state"] == "succeeded"),
+        ticks
+            .iter()
+            .all(|tick| tick["state"] == "succeeded" || tick["state"] == "pending"),
         "{ticks:?}"
     );
 }

@@ -22,6 +22,7 @@ mod passwords;
 mod rate_limits;
 mod realtime;
 mod realtime_cluster;
+mod retention;
 mod system;
 mod tenancy;
 mod workspace_settings;

@@ -451,3 +451,36 @@ async fn custom_roles_are_created_edited_and_deleted_within_the_rules() {
         .collect();
     assert_eq!(names, ["Owner", "Admin", "Member"]);
 }
+
+#[tokio::test]
+async fn a_member_search_follows_a_new_name_or_address() {
+    let app = &TestApp::spawn().await;
+    let admin = app.sign_in_admin("root@example.com").await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    let bob = app.join(&workspace, "bob@example.com", None).await;
+    let found = async |q: &str| {
+        let path = format!("/v1/workspaces/acme/members?q={q}");
+        let members = json_of(app.get_as(&path, &workspace.owner.cookie).await).await;
+        members.as_array().unwrap().len()
+    };
+    let renamed = app
+        .post_as(
+            "/v1/auth/update-user",
+            Some(&bob.session.cookie),
+            json!({"name": "Robert Émile"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(found("émile").await, 1, "the new name, in any case");
+    let user_id = app.user_id(&bob.session).await;
+    let moved = app
+        .post_as(
+            "/v1/auth/admin/update-user",
+            Some(&admin.cookie),
+            json!({"userId": user_id, "data": {"email": "rob@example.org"}}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    assert_eq!(found("rob@example.org").await, 1);
+    assert_eq!(found("bob@").await, 0, "the old address no longer matches");
+}

@@ -175,7 +175,7 @@ impl AccountApi {
             return Err(bad_request("NO_FIELDS_TO_UPDATE", "No fields to update").into());
         }
         active.updated_at = Set(Utc::now());
-        active.update(&state.db).await.map_err(ApiError::internal)?;
+        users::save(&state.db, active, StatusCode::BAD_REQUEST).await?;
         Ok(Json(Status { status: true }))
     }
 

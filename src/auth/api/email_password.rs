@@ -3,7 +3,7 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::Set;
 
 use crate::auth::address::EmailAddress;
 use crate::auth::cookies::SESSION_TTL;
@@ -344,7 +344,7 @@ async fn apply(
             active.email = Set(new_email.as_str().to_owned());
             active.email_verified = Set(true);
             active.updated_at = Set(chrono::Utc::now());
-            let user = active.update(&txn).await.map_err(ApiError::internal)?;
+            let user = users::save(&txn, active, StatusCode::BAD_REQUEST).await?;
             Some(Box::new(AuthUser::from(&user)))
         }
     };

@@ -10,6 +10,9 @@ pub struct Model {
     pub workspace_id: String,
     pub user_id: String,
     pub role_id: String,
+    /// The user's name and email, lowercased: what a member search matches, kept on the
+    /// membership so that a search reads the workspace's rows only (see `members::search_text`).
+    pub search_text: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

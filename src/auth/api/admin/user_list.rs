@@ -8,7 +8,7 @@ use poem_openapi::{Enum, Object, OpenApi, payload::Json};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Statement,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 
 use super::require;
@@ -155,18 +155,20 @@ impl AdminUserListApi {
         let filtered = !condition.is_empty();
         let query = user::Entity::find().filter(condition);
         let estimate_above = state.settings.lists.user_count_estimate_above;
-        let total = total(&state.db, query.clone(), filtered, estimate_above).await?;
         let sort = Sort::new(
             sort_by.0.unwrap_or(SortField::CreatedAt),
             sort_direction.0.unwrap_or(SortDirection::Asc),
         );
         let rows = sort
-            .apply(query, &page)?
+            .apply(query.clone(), &page)?
             .limit(page.fetch())
             .offset(offset.0.unwrap_or(0))
-            .all(&state.db)
-            .await
-            .map_err(ApiError::internal)?;
+            .all(&state.db);
+        // Side by side on two connections: a search's page and count each walk its index.
+        let (total, rows) =
+            tokio::try_join!(total(&state.db, query, filtered, estimate_above), async {
+                rows.await.map_err(ApiError::internal)
+            },)?;
         let (rows, next_cursor) = page.page(rows, |row| sort.key(row));
         Ok(Json(UserList {
             users: rows.iter().map(AuthUser::from).collect(),
@@ -214,16 +216,18 @@ fn filter(field: FilterField, value: &str) -> Result<Condition, ApiError> {
     Ok(Condition::all().add(condition))
 }
 
-/// How many users `query` matches. A search or filter counts through its index; the whole
-/// table, past `estimate_above` rows, is the planner's estimate (kept by autovacuum's
-/// ANALYZE, within a few percent) rather than a scan of every row.
+/// How many users `query` matches, never by counting more than `estimate_above` rows: past
+/// that many (the whole table, or a search that matches most of it) the total is Postgres's
+/// estimate, from the table's statistics (kept by autovacuum's ANALYZE, within a few percent).
+/// A narrower search or filter is counted exactly, through the index that finds its rows.
 async fn total(
     db: &impl ConnectionTrait,
     query: Select<user::Entity>,
     filtered: bool,
     estimate_above: u64,
 ) -> ApiResult<u64> {
-    if !filtered && db.get_database_backend() == DbBackend::Postgres {
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    if postgres && !filtered {
         // -1 until the table is first analyzed: then it is counted.
         let sql = "SELECT reltuples::bigint AS n FROM pg_class WHERE oid = 'users'::regclass";
         let estimate = db
@@ -238,7 +242,41 @@ async fn total(
             return Ok(estimate as u64);
         }
     }
-    query.count(db).await.map_err(ApiError::internal)
+    if !postgres {
+        return query.count(db).await.map_err(ApiError::internal);
+    }
+    let bounded = query.clone().select_only().column(user::Column::Id);
+    let mut statement = bounded
+        .limit(estimate_above.saturating_add(1))
+        .build(DbBackend::Postgres);
+    statement.sql = format!("SELECT COUNT(*) AS n FROM ({}) AS matched", statement.sql);
+    let counted = db
+        .query_one_raw(statement)
+        .await
+        .map_err(ApiError::internal)?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()
+        .map_err(ApiError::internal)?
+        .unwrap_or(0) as u64;
+    match counted > estimate_above {
+        true => planner_rows(db, query).await,
+        false => Ok(counted),
+    }
+}
+
+/// The planner's estimate of the rows `query` returns (Postgres).
+async fn planner_rows(db: &impl ConnectionTrait, query: Select<user::Entity>) -> ApiResult<u64> {
+    let mut statement = query.build(DbBackend::Postgres);
+    statement.sql = format!("EXPLAIN (FORMAT JSON) {}", statement.sql);
+    let plan = db
+        .query_one_raw(statement)
+        .await
+        .map_err(ApiError::internal)?
+        .map(|row| row.try_get::<serde_json::Value>("", "QUERY PLAN"))
+        .transpose()
+        .map_err(ApiError::internal)?
+        .unwrap_or_default();
+    Ok(plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as u64)
 }
 
 /// A list order: a column, then the id, both one way, and the cursors that go with it.
