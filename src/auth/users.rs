@@ -88,13 +88,13 @@ pub async fn save(
     changes: user::ActiveModel,
     taken_status: StatusCode,
 ) -> ApiResult<user::Model> {
-    let searched_by_changed = changes.name.is_set() || changes.email.is_set();
-    let tx = db.begin().await.map_err(ApiError::internal)?;
-    let updated = changes.update(&tx).await;
-    let user = updated.map_err(|err| taken_or_internal(err, taken_status))?;
-    if searched_by_changed {
-        members::refresh_search_text(&tx, &user).await?;
+    let taken = |err| taken_or_internal(err, taken_status);
+    if !(changes.name.is_set() || changes.email.is_set()) {
+        return changes.update(db).await.map_err(taken);
     }
+    let tx = db.begin().await.map_err(ApiError::internal)?;
+    let user = changes.update(&tx).await.map_err(taken)?;
+    members::refresh_search_text(&tx, &user).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(user)
 }
