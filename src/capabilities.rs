@@ -6,6 +6,7 @@ use std::sync::Arc;
 use orbit_email::Mailer;
 use orbit_jobs::Jobs;
 use orbit_realtime::{Bus, Hub};
+use orbit_uploads::ObjectStorage;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
@@ -31,6 +32,8 @@ pub struct Capabilities {
     pub jobs: Arc<dyn Jobs>,
     /// The realtime hub, on the bus between instances.
     pub hub: Arc<Hub>,
+    /// Where uploaded files live.
+    pub storage: Arc<dyn ObjectStorage>,
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// The same limiter when it counts in Redis, for the checks.
     shared_limiter: Option<Arc<RedisRateLimiter>>,
@@ -47,6 +50,7 @@ impl Capabilities {
         let mailer = orbit_email::from_settings(&settings.email, http)?;
         let jobs = orbit_jobs::from_settings(&settings.jobs, db);
         let hub = crate::realtime::connect_hub(settings, db).await?;
+        let storage = orbit_uploads::from_settings(&settings.storage)?;
         let shared_limiter = match &settings.realtime.redis_url {
             Some(url) => Some(Arc::new(
                 RedisRateLimiter::new(url.expose_secret())
@@ -62,6 +66,7 @@ impl Capabilities {
             mailer,
             jobs,
             hub,
+            storage,
             rate_limiter,
             shared_limiter,
         })
@@ -89,6 +94,12 @@ impl Capabilities {
                 enable_with: &["NATS_URL, REDIS_URL or a Postgres DATABASE_URL"],
             },
             CapabilityStatus {
+                name: "uploads",
+                backend: self.storage.backend(),
+                enabled: self.storage.enabled(),
+                enable_with: orbit_uploads::ENABLE_VARS,
+            },
+            CapabilityStatus {
                 name: "ratelimit",
                 backend: self.rate_limiter.backend(),
                 enabled: self.shared_limiter.is_some(),
@@ -111,6 +122,10 @@ impl Capabilities {
         if let Some(bus) = self.shared_bus() {
             let ping = bus.ping().await.map_err(|err| err.message);
             results.push(("realtime", ping));
+        }
+        if self.storage.enabled() {
+            let bucket = self.storage.check().await.map_err(|err| err.to_string());
+            results.push(("uploads", bucket));
         }
         if let Some(limiter) = &self.shared_limiter {
             let ping = limiter.ping().await.map_err(|err| err.to_string());

@@ -18,4 +18,5 @@ pub mod state;
 pub mod system;
 pub mod telemetry;
 pub mod time;
+pub mod uploads;
 pub mod workspaces;

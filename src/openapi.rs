@@ -14,6 +14,7 @@ use crate::dev::api::DevApi;
 use crate::jobs::api::JobsApi;
 use crate::me::api::MeApi;
 use crate::system::api::SystemApi;
+use crate::uploads::{api::UploadsApi, avatar::AvatarApi};
 use crate::workspaces::api::{
     invites::InvitesApi, members::MembersApi, roles::RolesApi, workspaces::WorkspacesApi,
 };
@@ -42,6 +43,10 @@ pub enum ApiTags {
     /// A workspace's roles and their permissions
     #[oai(rename = "roles")]
     Roles,
+    /// Files in object storage: a workspace's, and avatars (501 `uploads.not_configured`
+    /// without a bucket)
+    #[oai(rename = "uploads")]
+    Uploads,
     /// Development helpers (not mounted in production)
     Dev,
 }
@@ -72,6 +77,8 @@ type AppApis = (
     InvitesApi,
     RolesApi,
     JobsApi,
+    UploadsApi,
+    AvatarApi,
 );
 
 /// The API a development process serves (and `openapi.json` documents).

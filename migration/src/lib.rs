@@ -10,6 +10,7 @@ mod m20261201_000004_index_lists_and_searches;
 mod m20261205_000006_dev_links_and_expiry_indexes;
 mod m20261205_000007_pending_invites_by_creation;
 mod m20261205_000008_member_search_text;
+mod m20261205_000009_create_uploads;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000006_dev_links_and_expiry_indexes::Migration),
             Box::new(m20261205_000007_pending_invites_by_creation::Migration),
             Box::new(m20261205_000008_member_search_text::Migration),
+            Box::new(m20261205_000009_create_uploads::Migration),
         ]
     }
 }

@@ -21,13 +21,7 @@ pub const SEND_JOB: &str = "email.send";
 /// Enqueues `mail` in `tx`: it is sent once `tx` commits.
 pub async fn enqueue(state: &AppState, tx: &DatabaseTransaction, mail: &Email) -> ApiResult<()> {
     let job = NewJob::new(SEND_JOB, mail).map_err(ApiError::internal)?;
-    state
-        .capabilities
-        .jobs
-        .enqueue(tx, job)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(())
+    crate::jobs::enqueue(state, tx, job).await
 }
 
 /// Issues a `purpose` token for `grant` and enqueues the mail `compose` writes around it, in

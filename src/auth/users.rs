@@ -9,6 +9,7 @@ use super::address::EmailAddress;
 use super::entities::{account, session, user};
 use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::ids::new_id;
+use crate::state::AppState;
 use crate::workspaces::entities::member;
 use crate::workspaces::events::{Change, WorkspaceEvent};
 use crate::workspaces::{members, service};
@@ -177,8 +178,10 @@ pub async fn check_deletable(db: &impl ConnectionTrait, user_id: &str) -> ApiRes
 
 /// Deletes the user; their sessions, accounts and memberships go with them (foreign-key
 /// cascade), each membership announced as `workspace.member.left` (which closes their
-/// sockets), and the workspaces they created name another owner as creator.
-pub async fn delete(change: &mut Change, user_id: &str) -> ApiResult<()> {
+/// sockets), the workspaces they created name another owner as creator, and their avatars
+/// are deleted (through a job, once this commits).
+pub async fn delete(state: &AppState, change: &mut Change, user_id: &str) -> ApiResult<()> {
+    crate::uploads::forget_user(state, change, user_id).await?;
     service::hand_over(change, user_id).await?;
     let memberships = member::Entity::find()
         .filter(member::Column::UserId.eq(user_id))

@@ -7,17 +7,7 @@ use super::{AppEnv, Vars};
 
 impl Vars {
     pub(super) fn email(&mut self, env: AppEnv) -> EmailSettings {
-        let resend_base_url = self
-            .get("RESEND_BASE_URL")
-            .map(str::to_owned)
-            .and_then(|raw| {
-                raw.parse()
-                    .map_err(|_| {
-                        let problem = format!("RESEND_BASE_URL must be a URL (got {raw:?})");
-                        self.problems.push(problem);
-                    })
-                    .ok()
-            });
+        let resend_base_url = self.url("RESEND_BASE_URL");
         let email = EmailSettings {
             resend_api_key: self.get("RESEND_API_KEY").map(SecretString::from),
             resend_from: self.get("RESEND_FROM").map(str::to_owned),

@@ -11,6 +11,7 @@ mod lists;
 mod log;
 mod origins;
 mod realtime;
+mod uploads;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use orbit_email::EmailSettings;
 use orbit_jobs::JobsSettings;
+use orbit_uploads::StorageSettings;
 use secrecy::SecretString;
 
 pub use auth::AuthSettings;
@@ -27,6 +29,7 @@ pub use lists::ListSettings;
 pub use log::LogSettings;
 pub use origins::Origins;
 pub use realtime::{BusBackend, RealtimeSettings};
+pub use uploads::UploadLimits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -68,6 +71,10 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub realtime: RealtimeSettings,
     pub lists: ListSettings,
+    /// Where files are stored (`S3_*`).
+    pub storage: StorageSettings,
+    /// What uploads are accepted.
+    pub uploads: UploadLimits,
     /// How long workspace invitations are kept (`INVITE_RETENTION_DAYS`, 30; 1 to 3650 days).
     pub invite_retention: Duration,
     /// Largest request body accepted anywhere, in bytes.
@@ -199,6 +206,19 @@ impl Vars {
         }
     }
 
+    /// A URL, when the variable is set; a problem when it is not one.
+    fn url(&mut self, name: &str) -> Option<url::Url> {
+        let raw = self.get(name)?.to_owned();
+        match raw.parse() {
+            Ok(url) => Some(url),
+            Err(_) => {
+                self.problems
+                    .push(format!("{name} must be a URL (got {raw:?})"));
+                None
+            }
+        }
+    }
+
     fn app_env(&mut self) -> AppEnv {
         match self.get("APP_ENV") {
             None | Some("development") => AppEnv::Development,
@@ -237,6 +257,8 @@ impl Vars {
         let jobs = self.jobs(env);
         let invite_retention = self.invite_retention();
         let lists = self.lists();
+        let storage = self.storage();
+        let uploads = self.upload_limits();
         let realtime = self.realtime(&database);
         let body_limit_bytes = self.parse("BODY_LIMIT_BYTES", 1 << 20, "a number of bytes");
         let shutdown_secs = self.parse("SHUTDOWN_TIMEOUT_SECS", 8u64, "a number of seconds");
@@ -252,6 +274,8 @@ impl Vars {
             jobs,
             realtime,
             lists,
+            storage,
+            uploads,
             invite_retention,
             body_limit_bytes,
             shutdown_timeout: Duration::from_secs(shutdown_secs),

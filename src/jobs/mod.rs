@@ -6,10 +6,14 @@ pub mod cli;
 
 use std::sync::Arc;
 
-use orbit_jobs::{Registry, Worker, WorkerOptions};
+use orbit_jobs::{NewJob, Registry, Worker, WorkerOptions};
+use sea_orm::DatabaseTransaction;
+
+use crate::error::{ApiError, ApiResult};
 
 use crate::auth::{cleanup, emails};
 use crate::state::AppState;
+use crate::uploads;
 use crate::workspaces::invites;
 
 /// Every job the app runs, with its schedule where it has one.
@@ -21,6 +25,22 @@ pub fn registry(state: &AppState) -> Registry {
             state.db.clone(),
             state.settings.invite_retention,
         ))
+        .with(uploads::delete_handler(state.capabilities.storage.clone()))
+        .with(uploads::prune_handler(
+            state.db.clone(),
+            state.capabilities.storage.clone(),
+        ))
+}
+
+/// Enqueues `job` in `tx`: it runs once `tx` commits.
+pub async fn enqueue(state: &AppState, tx: &DatabaseTransaction, job: NewJob) -> ApiResult<()> {
+    state
+        .capabilities
+        .jobs
+        .enqueue(tx, job)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
 }
 
 /// Starts working jobs and schedules in this process.

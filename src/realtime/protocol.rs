@@ -64,6 +64,10 @@ pub fn event(event: &WorkspaceEvent) -> String {
             json!({"type": kind, "workspace": workspace})
         }
         WorkspaceEvent::WorkspaceDeleted { .. } => json!({"type": kind}),
+        WorkspaceEvent::UploadCompleted { upload, .. } => json!({"type": kind, "upload": upload}),
+        WorkspaceEvent::UploadDeleted { upload_id, .. } => {
+            json!({"type": kind, "uploadId": upload_id})
+        }
     };
     body.to_string()
 }

@@ -120,7 +120,8 @@ impl SystemApi {
     ///
     /// 200 when the database, the job queue and the realtime bus between instances (if any)
     /// answer within two seconds, else 503 naming what failed. Load balancers should route on this;
-    /// restarts should key on `/health`.
+    /// restarts should key on `/health`. The object storage (when configured) is checked and
+    /// reported too, but does not make the instance unready.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&AppState>) -> ApiResult<ReadyResponse> {
         let mut checks = BTreeMap::new();
@@ -136,6 +137,15 @@ impl SystemApi {
             checks.insert("jobs".to_owned(), probe("jobs", jobs.check()).await);
         }
         let ok = checks.values().all(|check| check.ok);
+        // Reported, never a reason to leave the load balancer: without the bucket only
+        // uploads fail, and every instance shares the same bucket.
+        let storage = &state.capabilities.storage;
+        if storage.enabled() {
+            checks.insert(
+                "uploads".to_owned(),
+                probe("uploads", storage.check()).await,
+            );
+        }
         let readiness = Readiness { ok, checks };
         Ok(match ok {
             true => ReadyResponse::Ready(Json(readiness)),

@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 use super::dto::{MemberDto, RoleDto, WorkspaceDto};
 use crate::error::{ApiError, ApiResult};
+use crate::uploads::api::UploadDto;
 
 #[derive(Debug, Clone)]
 pub enum WorkspaceEvent {
@@ -44,6 +45,14 @@ pub enum WorkspaceEvent {
     WorkspaceDeleted {
         workspace_id: String,
     },
+    UploadCompleted {
+        workspace_id: String,
+        upload: UploadDto,
+    },
+    UploadDeleted {
+        workspace_id: String,
+        upload_id: String,
+    },
 }
 
 impl WorkspaceEvent {
@@ -56,7 +65,9 @@ impl WorkspaceEvent {
             | WorkspaceEvent::RoleUpdated { workspace_id, .. }
             | WorkspaceEvent::RoleDeleted { workspace_id, .. }
             | WorkspaceEvent::WorkspaceUpdated { workspace_id, .. }
-            | WorkspaceEvent::WorkspaceDeleted { workspace_id } => workspace_id,
+            | WorkspaceEvent::WorkspaceDeleted { workspace_id }
+            | WorkspaceEvent::UploadCompleted { workspace_id, .. }
+            | WorkspaceEvent::UploadDeleted { workspace_id, .. } => workspace_id,
         }
     }
 
@@ -71,6 +82,8 @@ impl WorkspaceEvent {
             WorkspaceEvent::RoleDeleted { .. } => "workspace.role.deleted",
             WorkspaceEvent::WorkspaceUpdated { .. } => "workspace.updated",
             WorkspaceEvent::WorkspaceDeleted { .. } => "workspace.deleted",
+            WorkspaceEvent::UploadCompleted { .. } => "upload.completed",
+            WorkspaceEvent::UploadDeleted { .. } => "upload.deleted",
         }
     }
 }

@@ -11,7 +11,7 @@ use orbit::state::AppState;
 use orbit::workspaces::events::DomainEvents;
 use orbit::{db, server};
 use orbit_email::{Email, MailError, Mailer};
-use orbit_jobs::Jobs;
+use orbit_jobs::{JobFilter, JobState, Jobs};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use secrecy::ExposeSecret;
 use tokio::sync::oneshot;
@@ -416,20 +416,35 @@ impl TestApp {
         link.replacen("http://localhost:4002", &self.base, 1)
     }
 
-    /// Waits (a few seconds at most) until the job queue has nothing pending or running: the
-    /// mails a request enqueued have been sent.
+    /// Waits (a few seconds at most) until the job queue has nothing due or running: the
+    /// mails a request enqueued have been sent. Jobs scheduled for later (not retries) do not
+    /// count.
     pub async fn jobs_idle(&self) {
+        let busy = async || {
+            let filter = |state| JobFilter {
+                state: Some(state),
+                limit: 200,
+                after: None,
+            };
+            let now = chrono::Utc::now();
+            let pending = self.jobs.list(filter(JobState::Pending)).await.unwrap();
+            let running = self.jobs.list(filter(JobState::Running)).await.unwrap();
+            let due: Vec<_> = pending
+                .iter()
+                .filter(|job| job.run_at <= now || job.attempts > 0)
+                .collect();
+            match due.is_empty() && running.is_empty() {
+                true => None,
+                false => Some(format!("due: {due:?}, running: {running:?}")),
+            }
+        };
         for _ in 0..250 {
-            let counts = self.jobs.counts().await.unwrap();
-            if counts.pending == 0 && counts.running == 0 {
+            if busy().await.is_none() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!(
-            "the job queue did not drain: {:?}",
-            self.jobs.counts().await
-        );
+        panic!("the job queue did not drain: {:?}", busy().await);
     }
 
     /// Every mail sent so far, once the jobs enqueued so far have run.
@@ -750,5 +765,13 @@ pub async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut(
             "timed out waiting until {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `days` days ago, as SQL of the app's database.
+pub fn days_ago(backend: sea_orm::DbBackend, days: u32) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!("now() - interval '{days} days'"),
+        _ => format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-{days} days')"),
     }
 }

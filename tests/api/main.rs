@@ -3,6 +3,7 @@
 
 mod bus_servers;
 mod helpers;
+mod object_store;
 
 mod account;
 mod admin;
@@ -25,5 +26,6 @@ mod realtime_cluster;
 mod retention;
 mod system;
 mod tenancy;
+mod uploads;
 mod workspace_settings;
 mod workspaces;

@@ -3,17 +3,9 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::ConnectionTrait;
 
-use crate::helpers::{TestApp, count_rows, eventually};
-
-/// `days` days ago, as SQL of the app's database.
-fn days_ago(backend: DbBackend, days: u32) -> String {
-    match backend {
-        DbBackend::Postgres => format!("now() - interval '{days} days'"),
-        _ => format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-{days} days')"),
-    }
-}
+use crate::helpers::{TestApp, count_rows, days_ago, eventually};
 
 #[tokio::test]
 async fn cleanups_delete_what_expired_and_keep_what_lives() {

@@ -9,8 +9,10 @@ use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, count_rows, json_of};
+use crate::uploads::{spawn_with_s3, upload_pdf};
 
-/// Every workspace route, with `{slug}`, `{memberId}`, `{roleId}` and `{inviteId}` to fill.
+/// Every workspace route, with `{slug}`, `{memberId}`, `{roleId}`, `{inviteId}` and
+/// `{uploadId}` to fill.
 fn workspace_routes() -> Vec<(Method, &'static str, Option<Value>)> {
     vec![
         (Method::GET, "/v1/workspaces/{slug}", None),
@@ -65,6 +67,27 @@ fn workspace_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/v1/dev/seed-members/{slug}",
             Some(json!({"count": 1})),
         ),
+        (
+            Method::POST,
+            "/v1/workspaces/{slug}/uploads",
+            Some(json!({"filename": "a.pdf", "contentType": "application/pdf", "size": 1})),
+        ),
+        (Method::GET, "/v1/workspaces/{slug}/uploads", None),
+        (
+            Method::GET,
+            "/v1/workspaces/{slug}/uploads/{uploadId}",
+            None,
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces/{slug}/uploads/{uploadId}/complete",
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/v1/workspaces/{slug}/uploads/{uploadId}",
+            None,
+        ),
     ]
 }
 
@@ -75,6 +98,7 @@ struct Filled {
     member_id: String,
     role_id: String,
     invite_id: String,
+    upload_id: String,
 }
 
 impl Filled {
@@ -95,6 +119,7 @@ impl Filled {
         let role_id = json_of(role).await["id"].as_str().unwrap().to_owned();
         app.invite(&workspace, &format!("pending@{slug}.io"), None)
             .await;
+        let (upload_id, _) = upload_pdf(app, &workspace, &cookie, "plan.pdf").await;
         let invites = json_of(
             app.get_as(&format!("/v1/workspaces/{slug}/invites"), &cookie)
                 .await,
@@ -106,6 +131,7 @@ impl Filled {
             member_id: member.member_id,
             role_id,
             invite_id: invites[0]["id"].as_str().unwrap().to_owned(),
+            upload_id,
         }
     }
 
@@ -115,12 +141,13 @@ impl Filled {
             .replace("{memberId}", &ids.member_id)
             .replace("{roleId}", &ids.role_id)
             .replace("{inviteId}", &ids.invite_id)
+            .replace("{uploadId}", &ids.upload_id)
     }
 
     /// Everything a member of the workspace can read about it.
     async fn snapshot(&self, app: &TestApp) -> Vec<Value> {
         let mut seen = Vec::new();
-        for path in ["", "/members", "/roles", "/invites"] {
+        for path in ["", "/members", "/roles", "/invites", "/uploads"] {
             let path = format!("/v1/workspaces/{}{path}", self.slug);
             seen.push(json_of(app.get_as(&path, &self.owner_cookie).await).await);
         }
@@ -130,7 +157,7 @@ impl Filled {
 
 #[tokio::test]
 async fn no_workspace_route_reaches_another_workspace() {
-    let app = &TestApp::spawn().await;
+    let (app, _s3) = &spawn_with_s3(&[]).await;
     let a = Filled::open(app, "alice@example.com", "alpha").await;
     let b = Filled::open(app, "mallory@example.com", "bravo").await;
     let (before_a, before_b) = (a.snapshot(app).await, b.snapshot(app).await);
@@ -189,7 +216,7 @@ async fn no_workspace_route_reaches_another_workspace() {
         let names_an_id = |id: &&str| {
             template.contains(id) || body.as_ref().is_some_and(|b| b.to_string().contains(id))
         };
-        if !["{memberId}", "{roleId}", "{inviteId}"]
+        if !["{memberId}", "{roleId}", "{inviteId}", "{uploadId}"]
             .iter()
             .any(names_an_id)
         {
@@ -206,7 +233,13 @@ async fn no_workspace_route_reaches_another_workspace() {
             .unwrap()
             .to_owned();
         assert!(
-            ["member.not_found", "role.not_found", "invite.not_found"].contains(&code.as_str()),
+            [
+                "member.not_found",
+                "role.not_found",
+                "invite.not_found",
+                "upload.not_found"
+            ]
+            .contains(&code.as_str()),
             "{code}"
         );
     }

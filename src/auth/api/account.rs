@@ -407,7 +407,7 @@ async fn delete_with_token(
         return Ok(false);
     }
     users::check_deletable(&*change, user_id).await?;
-    users::delete(&mut change, user_id).await?;
+    users::delete(state, &mut change, user_id).await?;
     change.commit(&state.events).await?;
     session::clear_session_cookies(state, req);
     Ok(true)

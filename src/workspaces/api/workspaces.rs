@@ -252,6 +252,7 @@ impl WorkspacesApi {
         let mut change = Change::begin(&state.db).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::Delete)?;
+        crate::uploads::forget_workspace(&state, &change, &access.workspace.id).await?;
         service::delete(&mut change, &access.workspace).await?;
         change.commit(&state.events).await?;
         Ok(Done::NoContent)

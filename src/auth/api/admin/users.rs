@@ -424,7 +424,7 @@ impl AdminUsersApi {
         let user = target(&state.db, &body.user_id).await?;
         let mut change = Change::begin(&state.db).await?;
         users::check_deletable(&*change, &user.id).await?;
-        users::delete(&mut change, &user.id).await?;
+        users::delete(&state, &mut change, &user.id).await?;
         change.commit(&state.events).await?;
         Ok(Json(crate::auth::dto::Success { success: true }))
     }
