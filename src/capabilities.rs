@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use orbit_billing::BillingProvider;
 use orbit_email::Mailer;
 use orbit_jobs::Jobs;
 use orbit_realtime::{Bus, Hub};
@@ -32,6 +33,8 @@ pub struct Capabilities {
     pub jobs: Arc<dyn Jobs>,
     /// The realtime hub, on the bus between instances.
     pub hub: Arc<Hub>,
+    /// Who subscriptions are billed through.
+    pub billing: Arc<dyn BillingProvider>,
     /// Where uploaded files live.
     pub storage: Arc<dyn ObjectStorage>,
     pub rate_limiter: Arc<dyn RateLimiter>,
@@ -51,6 +54,7 @@ impl Capabilities {
         let jobs = orbit_jobs::from_settings(&settings.jobs, db);
         let hub = crate::realtime::connect_hub(settings, db).await?;
         let storage = orbit_uploads::from_settings(&settings.storage)?;
+        let billing = orbit_billing::from_settings(&settings.billing)?;
         let shared_limiter = match &settings.realtime.redis_url {
             Some(url) => Some(Arc::new(
                 RedisRateLimiter::new(url.expose_secret())
@@ -66,6 +70,7 @@ impl Capabilities {
             mailer,
             jobs,
             hub,
+            billing,
             storage,
             rate_limiter,
             shared_limiter,
@@ -92,6 +97,12 @@ impl Capabilities {
                 backend: bus.backend(),
                 enabled: bus.crosses_instances(),
                 enable_with: &["NATS_URL, REDIS_URL or a Postgres DATABASE_URL"],
+            },
+            CapabilityStatus {
+                name: "billing",
+                backend: self.billing.backend(),
+                enabled: self.billing.enabled(),
+                enable_with: orbit_billing::ENABLE_VARS,
             },
             CapabilityStatus {
                 name: "uploads",
@@ -122,6 +133,10 @@ impl Capabilities {
         if let Some(bus) = self.shared_bus() {
             let ping = bus.ping().await.map_err(|err| err.message);
             results.push(("realtime", ping));
+        }
+        if self.billing.enabled() {
+            let provider = self.billing.check().await.map_err(|err| err.to_string());
+            results.push(("billing", provider));
         }
         if self.storage.enabled() {
             let bucket = self.storage.check().await.map_err(|err| err.to_string());

@@ -1,6 +1,7 @@
 //! Orbit API server: the library behind the `orbit` binary, also driven by the tests.
 
 pub mod auth;
+pub mod billing;
 pub mod capabilities;
 pub mod config;
 pub mod db;

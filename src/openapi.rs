@@ -10,6 +10,7 @@ use crate::auth::api::admin::{
 use crate::auth::api::email_password::EmailPasswordApi;
 use crate::auth::api::password::PasswordApi;
 use crate::auth::api::{magic_link::MagicLinkApi, sessions::SessionsApi};
+use crate::billing::{api::BillingApi, webhooks::BillingWebhookApi};
 use crate::dev::api::DevApi;
 use crate::jobs::api::JobsApi;
 use crate::me::api::MeApi;
@@ -43,6 +44,10 @@ pub enum ApiTags {
     /// A workspace's roles and their permissions
     #[oai(rename = "roles")]
     Roles,
+    /// Plans and each workspace's subscription (`enabled: false` and 409
+    /// `billing.provider_not_configured` without a provider)
+    #[oai(rename = "billing")]
+    Billing,
     /// Files in object storage: a workspace's, and avatars (501 `uploads.not_configured`
     /// without a bucket)
     #[oai(rename = "uploads")]
@@ -79,6 +84,8 @@ type AppApis = (
     JobsApi,
     UploadsApi,
     AvatarApi,
+    BillingApi,
+    BillingWebhookApi,
 );
 
 /// The API a development process serves (and `openapi.json` documents).

@@ -11,6 +11,7 @@ mod m20261205_000006_dev_links_and_expiry_indexes;
 mod m20261205_000007_pending_invites_by_creation;
 mod m20261205_000008_member_search_text;
 mod m20261205_000009_create_uploads;
+mod m20261205_000010_create_billing;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_pending_invites_by_creation::Migration),
             Box::new(m20261205_000008_member_search_text::Migration),
             Box::new(m20261205_000009_create_uploads::Migration),
+            Box::new(m20261205_000010_create_billing::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 //! variable at once. Secrets are [`SecretString`]s: their `Debug` prints `[REDACTED]`.
 
 mod auth;
+mod billing;
 mod database;
 mod email;
 mod jobs;
@@ -18,6 +19,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use orbit_billing::BillingSettings;
 use orbit_email::EmailSettings;
 use orbit_jobs::JobsSettings;
 use orbit_uploads::StorageSettings;
@@ -71,6 +73,10 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub realtime: RealtimeSettings,
     pub lists: ListSettings,
+    /// The billing provider and plans (`STRIPE_*`, `BILLING_PLANS_JSON`).
+    pub billing: BillingSettings,
+    /// How long a past-due subscription stays entitled (`BILLING_GRACE_DAYS`, 3 days).
+    pub billing_grace: Duration,
     /// Where files are stored (`S3_*`).
     pub storage: StorageSettings,
     /// What uploads are accepted.
@@ -258,6 +264,8 @@ impl Vars {
         let invite_retention = self.invite_retention();
         let lists = self.lists();
         let storage = self.storage();
+        let billing = self.billing();
+        let billing_grace = self.billing_grace();
         let uploads = self.upload_limits();
         let realtime = self.realtime(&database);
         let body_limit_bytes = self.parse("BODY_LIMIT_BYTES", 1 << 20, "a number of bytes");
@@ -276,6 +284,8 @@ impl Vars {
             lists,
             storage,
             uploads,
+            billing,
+            billing_grace,
             invite_retention,
             body_limit_bytes,
             shutdown_timeout: Duration::from_secs(shutdown_secs),

@@ -170,7 +170,7 @@ impl DevApi {
                 name: member.name,
             });
         }
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Json(Seeded { ok: true, created }))
     }
 }

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod nullable;
 pub mod pagination;
 pub mod prefixed_id;
+pub mod raw_json;
 pub mod reject_nul;
 pub mod request_context;
 pub mod serde_json_body;

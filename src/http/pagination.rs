@@ -72,7 +72,7 @@ impl PageRequest {
         let more = items.len() as u64 > self.limit;
         items.truncate(self.limit as usize);
         let next = match more {
-            true => items.last().map(|last| URL_SAFE_NO_PAD.encode(key(last))),
+            true => items.last().map(|last| cursor_of(&key(last))),
             false => None,
         };
         (items, next)
@@ -122,6 +122,11 @@ impl PageRequest {
 /// The cursor key of `id` in list `list` ordered by id.
 pub fn id_key(list: &str, id: &str) -> String {
     format!("{list}{SEPARATOR}{id}")
+}
+
+/// The opaque cursor of a key, for a list whose source says itself whether more follow.
+pub fn cursor_of(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key)
 }
 
 /// The cursor key of an item in list `list` ordered by a text, then id.

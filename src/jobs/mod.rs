@@ -25,6 +25,8 @@ pub fn registry(state: &AppState) -> Registry {
             state.db.clone(),
             state.settings.invite_retention,
         ))
+        .with(crate::billing::webhooks::sync_handler(state.clone()))
+        .with(crate::billing::seats::seats_handler(state.clone()))
         .with(uploads::delete_handler(state.capabilities.storage.clone()))
         .with(uploads::prune_handler(
             state.db.clone(),

@@ -68,6 +68,11 @@ pub fn event(event: &WorkspaceEvent) -> String {
         WorkspaceEvent::UploadDeleted { upload_id, .. } => {
             json!({"type": kind, "uploadId": upload_id})
         }
+        WorkspaceEvent::BillingUpdated {
+            subscription,
+            entitled,
+            ..
+        } => json!({"type": kind, "subscription": subscription, "entitled": entitled}),
     };
     body.to_string()
 }

@@ -329,7 +329,7 @@ impl UploadsApi {
         };
         let row = row.insert(&*change).await.map_err(ApiError::internal)?;
         let ticket = ticket(&state, &row).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(UploadStarted::Created(Json(ticket)))
     }
 
@@ -369,7 +369,7 @@ impl UploadsApi {
             workspace_id: access.workspace.id.clone(),
             upload: upload.clone(),
         });
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Json(upload))
     }
 
@@ -476,7 +476,7 @@ impl UploadsApi {
             workspace_id: access.workspace.id.clone(),
             upload_id: row.id.clone(),
         });
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Done::NoContent)
     }
 }

@@ -8,7 +8,9 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::sync::broadcast;
 
 use super::dto::{MemberDto, RoleDto, WorkspaceDto};
+use crate::billing::api::SubscriptionDto;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::uploads::api::UploadDto;
 
 #[derive(Debug, Clone)]
@@ -53,6 +55,11 @@ pub enum WorkspaceEvent {
         workspace_id: String,
         upload_id: String,
     },
+    BillingUpdated {
+        workspace_id: String,
+        subscription: Option<SubscriptionDto>,
+        entitled: bool,
+    },
 }
 
 impl WorkspaceEvent {
@@ -67,7 +74,8 @@ impl WorkspaceEvent {
             | WorkspaceEvent::WorkspaceUpdated { workspace_id, .. }
             | WorkspaceEvent::WorkspaceDeleted { workspace_id }
             | WorkspaceEvent::UploadCompleted { workspace_id, .. }
-            | WorkspaceEvent::UploadDeleted { workspace_id, .. } => workspace_id,
+            | WorkspaceEvent::UploadDeleted { workspace_id, .. }
+            | WorkspaceEvent::BillingUpdated { workspace_id, .. } => workspace_id,
         }
     }
 
@@ -84,6 +92,7 @@ impl WorkspaceEvent {
             WorkspaceEvent::WorkspaceDeleted { .. } => "workspace.deleted",
             WorkspaceEvent::UploadCompleted { .. } => "upload.completed",
             WorkspaceEvent::UploadDeleted { .. } => "upload.deleted",
+            WorkspaceEvent::BillingUpdated { .. } => "billing.subscription.updated",
         }
     }
 }
@@ -144,10 +153,27 @@ impl Change {
         self.events.push(event);
     }
 
-    pub async fn commit(self, bus: &DomainEvents) -> ApiResult<()> {
+    /// Commits, then announces the events. A change of members also enqueues, in the same
+    /// transaction, the sync of its workspace's seats with billing.
+    pub async fn commit(self, state: &AppState) -> ApiResult<()> {
+        let mut seats_changed: Vec<&str> = self
+            .events
+            .iter()
+            .filter(|event| {
+                matches!(
+                    event,
+                    WorkspaceEvent::MemberJoined { .. } | WorkspaceEvent::MemberLeft { .. }
+                )
+            })
+            .map(WorkspaceEvent::workspace_id)
+            .collect();
+        seats_changed.dedup();
+        for workspace_id in seats_changed {
+            crate::billing::seats::enqueue(state, &self.txn, workspace_id).await?;
+        }
         self.txn.commit().await.map_err(ApiError::internal)?;
         for event in self.events {
-            bus.publish(event);
+            state.events.publish(event);
         }
         Ok(())
     }

@@ -48,13 +48,18 @@ pub async fn first(
     let rows = select(db, workspace_id, None, None, limit).await?;
     let total = match (rows.len() as u64) < limit {
         true => rows.len() as u64,
-        false => member::Entity::find()
-            .filter(member::Column::WorkspaceId.eq(workspace_id))
-            .count(db)
-            .await
-            .map_err(ApiError::internal)?,
+        false => count(db, workspace_id).await?,
     };
     Ok((rows.into_iter().map(|(_, member)| member).collect(), total))
+}
+
+/// How many members the workspace has.
+pub async fn count(db: &impl ConnectionTrait, workspace_id: &str) -> ApiResult<u64> {
+    member::Entity::find()
+        .filter(member::Column::WorkspaceId.eq(workspace_id))
+        .count(db)
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// The cursor name of the members list.

@@ -25,17 +25,21 @@ pub enum Permission {
     #[oai(rename = "workspace.members.change_role")]
     #[serde(rename = "workspace.members.change_role")]
     MembersChangeRole,
+    #[oai(rename = "workspace.billing.manage")]
+    #[serde(rename = "workspace.billing.manage")]
+    BillingManage,
 }
 
 impl Permission {
     /// Every permission, in the canonical order.
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Permission::Delete,
         Permission::SettingsEdit,
         Permission::RolesManage,
         Permission::MembersInvite,
         Permission::MembersRemove,
         Permission::MembersChangeRole,
+        Permission::BillingManage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Permission {
             Permission::MembersInvite => "workspace.members.invite",
             Permission::MembersRemove => "workspace.members.remove",
             Permission::MembersChangeRole => "workspace.members.change_role",
+            Permission::BillingManage => "workspace.billing.manage",
         }
     }
 

@@ -48,6 +48,7 @@ const SYSTEM_ROLES: [SystemRole; 3] = [
             Permission::MembersInvite,
             Permission::MembersRemove,
             Permission::MembersChangeRole,
+            Permission::BillingManage,
         ],
     },
     SystemRole {

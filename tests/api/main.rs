@@ -8,6 +8,7 @@ mod object_store;
 mod account;
 mod admin;
 mod auth;
+mod billing;
 mod cli;
 mod config;
 mod database;

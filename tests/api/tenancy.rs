@@ -88,6 +88,29 @@ fn workspace_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/v1/workspaces/{slug}/uploads/{uploadId}",
             None,
         ),
+        (Method::GET, "/v1/workspaces/{slug}/billing", None),
+        (
+            Method::POST,
+            "/v1/workspaces/{slug}/billing/checkout",
+            Some(json!({"planKey": "pro", "successUrl": "/a", "cancelUrl": "/b"})),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces/{slug}/billing/portal",
+            Some(json!({"returnUrl": "/a"})),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces/{slug}/billing/change-plan",
+            Some(json!({"planKey": "pro"})),
+        ),
+        (
+            Method::POST,
+            "/v1/workspaces/{slug}/billing/cancel",
+            Some(json!({"atPeriodEnd": true})),
+        ),
+        (Method::POST, "/v1/workspaces/{slug}/billing/resume", None),
+        (Method::GET, "/v1/workspaces/{slug}/billing/invoices", None),
     ]
 }
 

@@ -6,13 +6,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, json_of};
 
-const ALL_PERMISSIONS: [&str; 6] = [
+const ALL_PERMISSIONS: [&str; 7] = [
     "workspace.delete",
     "workspace.settings.edit",
     "workspace.roles.manage",
     "workspace.members.invite",
     "workspace.members.remove",
     "workspace.members.change_role",
+    "workspace.billing.manage",
 ];
 
 /// The client's `hashTone`.

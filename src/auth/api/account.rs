@@ -408,7 +408,7 @@ async fn delete_with_token(
     }
     users::check_deletable(&*change, user_id).await?;
     users::delete(state, &mut change, user_id).await?;
-    change.commit(&state.events).await?;
+    change.commit(state).await?;
     session::clear_session_cookies(state, req);
     Ok(true)
 }

@@ -106,7 +106,7 @@ impl InvitesApi {
         )
         .await?;
         invites::send(&state, &change, &access.workspace, &caller.0.user, &issued).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(InviteCreated::Created(Json(InviteSent {
             invite: InviteDto::new(&issued.invite, role.as_ref()),
         })))
@@ -181,7 +181,7 @@ impl InvitesApi {
     ) -> ApiResult<Json<Accepted>> {
         let mut change = Change::begin(&state.db).await?;
         let (workspace, member) = invites::accept(&mut change, &caller.0.user, &body.token).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         RequestContext::record_workspace(req, &workspace.slug);
         Ok(Json(Accepted {
             workspace: WorkspaceDto::from(&workspace),

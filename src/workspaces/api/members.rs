@@ -78,7 +78,7 @@ impl MembersApi {
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::MembersRemove)?;
         members::remove(&mut change, &access, member_id.as_str()).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Done::NoContent)
     }
 
@@ -108,7 +108,7 @@ impl MembersApi {
             body.role_id.as_str(),
         )
         .await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Done::NoContent)
     }
 }

@@ -106,7 +106,7 @@ impl RolesApi {
             permissions: &permissions,
         };
         let role = roles::create(&mut change, &access, new).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(RoleCreated::Created(Json(RoleDto::new(&role, Some(0)))))
     }
 
@@ -141,7 +141,7 @@ impl RolesApi {
             permissions: permissions.as_deref(),
         };
         let role = roles::update(&mut change, &access, role, patch).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Json(role))
     }
 
@@ -164,7 +164,7 @@ impl RolesApi {
         access.require(Permission::RolesManage)?;
         let role = roles::find(&*change, &access.workspace.id, role_id.as_str()).await?;
         roles::delete(&mut change, &access, role).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Done::NoContent)
     }
 }

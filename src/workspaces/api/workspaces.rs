@@ -126,7 +126,7 @@ impl WorkspacesApi {
                 }
             }
         }
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         RequestContext::record_workspace(req, &opened.workspace.slug);
         let response = OpenedWorkspace {
             workspace: WorkspaceDto::from(&opened.workspace),
@@ -188,7 +188,7 @@ impl WorkspacesApi {
             slug: body.slug.map(Text::into_string),
         };
         let workspace = service::update(&mut change, access.workspace, patch).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Json(WorkspaceDto::from(&workspace)))
     }
 
@@ -208,7 +208,7 @@ impl WorkspacesApi {
         let mut change = Change::begin(&state.db).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         members::leave(&mut change, &access).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Done::NoContent)
     }
 
@@ -232,7 +232,7 @@ impl WorkspacesApi {
         let target = body.member_id.as_str();
         let workspace =
             members::transfer_ownership(&mut change, &access, &caller.0.user, target).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Json(WorkspaceDto::from(&workspace)))
     }
 
@@ -249,12 +249,16 @@ impl WorkspacesApi {
         caller: Authenticated,
         slug: Path<String>,
     ) -> ApiResult<Done> {
+        // The provider is told first, outside the transaction (no lock held over the network).
+        let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
+        access.require(Permission::Delete)?;
+        crate::billing::end_subscription(&state, &access.workspace.id).await?;
         let mut change = Change::begin(&state.db).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::Delete)?;
         crate::uploads::forget_workspace(&state, &change, &access.workspace.id).await?;
         service::delete(&mut change, &access.workspace).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Done::NoContent)
     }
 }

@@ -425,7 +425,7 @@ impl AdminUsersApi {
         let mut change = Change::begin(&state.db).await?;
         users::check_deletable(&*change, &user.id).await?;
         users::delete(&state, &mut change, &user.id).await?;
-        change.commit(&state.events).await?;
+        change.commit(&state).await?;
         Ok(Json(crate::auth::dto::Success { success: true }))
     }
 
