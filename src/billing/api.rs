@@ -11,7 +11,8 @@ use poem_openapi::{Enum, Object, OpenApi};
 use std::sync::Arc;
 
 use super::{
-    account, billing_error, ensure_account, find, has_live_subscription, is_entitled, sync,
+    account, billing_error, ensure_account, find, has_live_subscription, is_entitled, plan_by_key,
+    quantity, sync,
 };
 use crate::auth::origin::resolve_callback;
 use crate::auth::session::Authenticated;
@@ -22,7 +23,6 @@ use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::time::iso;
 use crate::workspaces::access::Access;
-use crate::workspaces::members;
 use crate::workspaces::permissions::Permission;
 
 #[derive(Default)]
@@ -208,10 +208,7 @@ fn provider(state: &AppState) -> ApiResult<&Arc<dyn BillingProvider>> {
 }
 
 fn plan<'a>(provider: &'a dyn BillingProvider, key: &str) -> ApiResult<&'a Plan> {
-    provider
-        .plans()
-        .iter()
-        .find(|plan| plan.key == key)
+    plan_by_key(provider.plans(), key)
         .ok_or_else(|| ApiError::invalid("billing.plan_not_found", format!("no plan {key:?}")))
 }
 
@@ -227,19 +224,11 @@ fn trusted_url(state: &AppState, field: &str, url: &str) -> ApiResult<String> {
         })
 }
 
-/// How many the plan bills for: the members, for a per-seat plan.
-async fn quantity(state: &AppState, plan: &Plan, workspace_id: &str) -> ApiResult<u64> {
-    match plan.per_seat {
-        true => Ok(members::count(&state.db, workspace_id).await?.max(1)),
-        false => Ok(1),
-    }
-}
-
 fn dto(state: &AppState, account: Option<&account::Model>) -> BillingDto {
     let provider = &state.capabilities.billing;
     let plan = account
         .and_then(|account| account.plan_key.as_deref())
-        .and_then(|key| provider.plans().iter().find(|plan| plan.key == key));
+        .and_then(|key| plan_by_key(provider.plans(), key));
     BillingDto {
         enabled: provider.enabled(),
         provider: provider.backend().to_owned(),
@@ -360,7 +349,7 @@ impl BillingApi {
             .start_checkout(CheckoutRequest {
                 customer_id: &account.customer_id,
                 price_id: &plan.price_id,
-                quantity: quantity(&state, plan, &workspace.id).await?,
+                quantity: quantity(&state.db, plan, &workspace.id).await?,
                 trial_days: plan.trial_days,
                 success_url: &success_url,
                 cancel_url: &cancel_url,
@@ -421,7 +410,7 @@ impl BillingApi {
         let account = subscribed(&state, &access.workspace.id).await?;
         let id = account.subscription_id.clone().unwrap_or_default();
         let current = provider.subscription(&id).await.map_err(billing_error)?;
-        let quantity = quantity(&state, plan, &access.workspace.id).await?;
+        let quantity = quantity(&state.db, plan, &access.workspace.id).await?;
         let changed = provider
             .change_plan(&current, &plan.price_id, quantity)
             .await

@@ -93,6 +93,25 @@ pub fn has_live_subscription(account: &account::Model) -> bool {
         && account.status.as_deref().is_some_and(|s| LIVE.contains(&s))
 }
 
+/// The configured plan named `key`.
+pub fn plan_by_key<'a>(plans: &'a [Plan], key: &str) -> Option<&'a Plan> {
+    plans.iter().find(|plan| plan.key == key)
+}
+
+/// How many the plan bills for: the members, for a per-seat plan.
+pub async fn quantity(
+    db: &impl ConnectionTrait,
+    plan: &Plan,
+    workspace_id: &str,
+) -> ApiResult<u64> {
+    match plan.per_seat {
+        true => Ok(crate::workspaces::members::count(db, workspace_id)
+            .await?
+            .max(1)),
+        false => Ok(1),
+    }
+}
+
 /// The plan a price belongs to.
 pub fn plan_of_price<'a>(plans: &'a [Plan], price_id: &str) -> Option<&'a Plan> {
     plans.iter().find(|plan| plan.price_id == price_id)

@@ -11,10 +11,9 @@ use orbit_jobs::{Handler, JobError, NewJob};
 use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 
-use super::{find, has_live_subscription, plan_of_price, sync};
+use super::{find, has_live_subscription, plan_by_key, plan_of_price, quantity, sync};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::workspaces::members;
 
 pub const SEATS_JOB: &str = "billing.seats";
 
@@ -61,19 +60,17 @@ async fn sync_seats(state: &AppState, workspace_id: &str) -> Result<(), JobError
     };
     let provider = &state.capabilities.billing;
     let live = has_live_subscription(&account);
-    let per_seat_price = live
+    let per_seat_plan = live
         .then_some(account.plan_key.as_deref())
         .flatten()
-        .and_then(|key| provider.plans().iter().find(|plan| plan.key == key))
-        .filter(|plan| plan.per_seat)
-        .map(|plan| plan.price_id.clone());
-    let Some(price_id) = per_seat_price else {
+        .and_then(|key| plan_by_key(provider.plans(), key))
+        .filter(|plan| plan.per_seat);
+    let Some(plan) = per_seat_plan else {
         return Ok(());
     };
-    let seats = members::count(&state.db, workspace_id)
+    let seats = quantity(&state.db, plan, workspace_id)
         .await
-        .map_err(retry)?
-        .max(1);
+        .map_err(retry)?;
     if account.quantity == seats as i64 {
         return Ok(());
     }
@@ -87,7 +84,7 @@ async fn sync_seats(state: &AppState, workspace_id: &str) -> Result<(), JobError
         return Ok(());
     }
     let changed = provider
-        .change_plan(&current, &price_id, seats)
+        .change_plan(&current, &plan.price_id, seats)
         .await
         .map_err(failed)?;
     sync(state, account, &changed).await.map_err(retry)?;

@@ -775,3 +775,10 @@ pub fn days_ago(backend: sea_orm::DbBackend, days: u32) -> String {
         _ => format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-{days} days')"),
     }
 }
+
+/// Variables built as owned strings, borrowed as `TestApp::spawn_with` takes them.
+pub fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}

@@ -14,7 +14,8 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    TEST_SECRET, TestApp, eventually, json_of, orbit_command, signal, terminate, wait_for_exit,
+    TEST_SECRET, TestApp, borrowed, eventually, json_of, orbit_command, signal, terminate,
+    wait_for_exit,
 };
 
 const FROM: &str = "Orbit <no-reply@orbit.test>";
@@ -52,12 +53,6 @@ fn resend_vars(stub: &str) -> Vec<(&'static str, String)> {
         ("RESEND_FROM", FROM.to_owned()),
         ("RESEND_BASE_URL", stub.to_owned()),
     ]
-}
-
-fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    vars.iter()
-        .map(|(name, value)| (*name, value.as_str()))
-        .collect()
 }
 
 async fn request_link(app: &TestApp, email: &str) -> reqwest::Response {

@@ -8,7 +8,7 @@ use orbit_uploads::ObjectStorage;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, Workspace, days_ago, error_code, eventually, json_of};
+use crate::helpers::{TestApp, Workspace, borrowed, days_ago, error_code, eventually, json_of};
 use crate::object_store::{S3Server, key_of};
 
 const PDF: &[u8] = b"%PDF-1.7 a small but real enough document";
@@ -16,7 +16,7 @@ const PDF: &[u8] = b"%PDF-1.7 a small but real enough document";
 pub async fn spawn_with_s3(extra: &[(&str, &str)]) -> (TestApp, S3Server) {
     let s3 = S3Server::start().await;
     let vars = s3.vars("app/");
-    let mut overrides: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut overrides = borrowed(&vars);
     overrides.extend_from_slice(extra);
     (TestApp::spawn_with(&overrides).await, s3)
 }
@@ -504,7 +504,7 @@ async fn storage_is_reported_and_checked() {
     let s3 = S3Server::start().await;
     let mut vars = s3.vars("");
     vars.retain(|(name, _)| *name != "S3_ENDPOINT");
-    let mut overrides: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut overrides = borrowed(&vars);
     overrides.push(("S3_ENDPOINT", &endpoint));
     let down = TestApp::spawn_with(&overrides).await;
     let response = down.get("/ready").await;
