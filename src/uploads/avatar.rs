@@ -177,7 +177,6 @@ impl AvatarApi {
         state: Data<&AppState>,
         #[oai(name = "uploadId")] upload_id: Path<UploadId>,
     ) -> ApiResult<AvatarRedirect> {
-        let storage = storage(&state)?;
         let row = entity::Entity::find_by_id(upload_id.as_str())
             .filter(entity::Column::Kind.eq(AVATAR))
             .filter(entity::Column::Status.eq(READY))
@@ -186,7 +185,7 @@ impl AvatarApi {
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found("avatar"))?;
         let ttl = state.settings.uploads.url_ttl;
-        let url = storage
+        let url = storage(&state)?
             .presign_get(&row.key, None, ttl)
             .await
             .map_err(storage_error)?;

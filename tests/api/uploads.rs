@@ -462,7 +462,6 @@ async fn without_a_bucket_every_upload_route_is_501() {
         ),
         (Method::POST, "/v1/me/avatar".to_owned(), Some(avatar)),
         (Method::POST, "/v1/me/avatar/complete".to_owned(), None),
-        (Method::GET, format!("/v1/avatars/{id}"), None),
     ];
     for (method, path, body) in calls {
         let response = app
@@ -474,6 +473,11 @@ async fn without_a_bucket_every_upload_route_is_501() {
             "{method} {path}"
         );
     }
+    // The public avatar route has no avatar to show: 404, as for any unknown one.
+    assert_eq!(
+        error_code(app.get(&format!("/v1/avatars/{id}")).await).await,
+        (404, "avatar.not_found".to_owned())
+    );
     let config = json_of(app.get("/v1/config").await).await;
     assert_eq!(
         config["capabilities"]["uploads"],
