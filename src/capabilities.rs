@@ -6,6 +6,7 @@ use std::sync::Arc;
 use orbit_billing::BillingProvider;
 use orbit_email::Mailer;
 use orbit_jobs::Jobs;
+use orbit_oauth::SignInProviders;
 use orbit_realtime::{Bus, Hub};
 use orbit_uploads::ObjectStorage;
 use sea_orm::DatabaseConnection;
@@ -37,6 +38,8 @@ pub struct Capabilities {
     pub billing: Arc<dyn BillingProvider>,
     /// Where uploaded files live.
     pub storage: Arc<dyn ObjectStorage>,
+    /// Who one can sign in with besides email.
+    pub oauth: Arc<dyn SignInProviders>,
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// The same limiter when it counts in Redis, for the checks.
     shared_limiter: Option<Arc<RedisRateLimiter>>,
@@ -55,6 +58,7 @@ impl Capabilities {
         let hub = crate::realtime::connect_hub(settings, db).await?;
         let storage = orbit_uploads::from_settings(&settings.storage)?;
         let billing = orbit_billing::from_settings(&settings.billing)?;
+        let oauth = orbit_oauth::from_settings(&settings.oauth).await;
         let shared_limiter = match &settings.realtime.redis_url {
             Some(url) => Some(Arc::new(
                 RedisRateLimiter::new(url.expose_secret())
@@ -72,6 +76,7 @@ impl Capabilities {
             hub,
             billing,
             storage,
+            oauth,
             rate_limiter,
             shared_limiter,
         })
@@ -111,6 +116,12 @@ impl Capabilities {
                 enable_with: orbit_uploads::ENABLE_VARS,
             },
             CapabilityStatus {
+                name: "oauth",
+                backend: self.oauth.backend(),
+                enabled: !self.oauth.providers().is_empty(),
+                enable_with: orbit_oauth::ENABLE_VARS,
+            },
+            CapabilityStatus {
                 name: "ratelimit",
                 backend: self.rate_limiter.backend(),
                 enabled: self.shared_limiter.is_some(),
@@ -141,6 +152,18 @@ impl Capabilities {
         if self.storage.enabled() {
             let bucket = self.storage.check().await.map_err(|err| err.to_string());
             results.push(("uploads", bucket));
+        }
+        let providers = self.oauth.check().await;
+        if !providers.is_empty() {
+            let failures: Vec<String> = providers
+                .into_iter()
+                .filter_map(|(id, result)| result.err().map(|err| format!("{id}: {err}")))
+                .collect();
+            let discovery = match failures.is_empty() {
+                true => Ok(()),
+                false => Err(failures.join("; ")),
+            };
+            results.push(("oauth", discovery));
         }
         if let Some(limiter) = &self.shared_limiter {
             let ping = limiter.ping().await.map_err(|err| err.to_string());

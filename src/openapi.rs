@@ -9,7 +9,7 @@ use crate::auth::api::admin::{
 };
 use crate::auth::api::email_password::EmailPasswordApi;
 use crate::auth::api::password::PasswordApi;
-use crate::auth::api::{magic_link::MagicLinkApi, sessions::SessionsApi};
+use crate::auth::api::{magic_link::MagicLinkApi, sessions::SessionsApi, social::SocialApi};
 use crate::billing::{api::BillingApi, webhooks::BillingWebhookApi};
 use crate::dev::api::DevApi;
 use crate::jobs::api::JobsApi;
@@ -64,6 +64,7 @@ pub type DevelopmentApis = (Apis, DevApi);
 
 type AuthApis = (
     MagicLinkApi,
+    SocialApi,
     EmailPasswordApi,
     PasswordApi,
     AccountApi,

@@ -12,6 +12,7 @@ mod m20261205_000007_pending_invites_by_creation;
 mod m20261205_000008_member_search_text;
 mod m20261205_000009_create_uploads;
 mod m20261205_000010_create_billing;
+mod m20261205_000011_account_tokens;
 
 pub struct Migrator;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_member_search_text::Migration),
             Box::new(m20261205_000009_create_uploads::Migration),
             Box::new(m20261205_000010_create_billing::Migration),
+            Box::new(m20261205_000011_account_tokens::Migration),
         ]
     }
 }

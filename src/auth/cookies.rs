@@ -75,6 +75,21 @@ pub fn set_admin_session(settings: &Settings, signed_value: &str) -> String {
     cookie(settings, ADMIN_SESSION, signed_value, None)
 }
 
+/// Binds an OAuth flow to the browser that started it (its state, signed).
+const OAUTH_STATE: &str = "better-auth.state";
+
+pub fn oauth_state_cookie_name(settings: &Settings) -> String {
+    prefixed(settings, OAUTH_STATE)
+}
+
+pub fn set_oauth_state(settings: &Settings, signed_value: &str, max_age: Duration) -> String {
+    cookie(settings, OAUTH_STATE, signed_value, Some(max_age.as_secs()))
+}
+
+pub fn clear_oauth_state(settings: &Settings) -> String {
+    cookie(settings, OAUTH_STATE, "", Some(0))
+}
+
 pub fn clear_admin_session(settings: &Settings) -> String {
     cookie(settings, ADMIN_SESSION, "", Some(0))
 }

@@ -63,6 +63,7 @@ pub async fn set_hash(db: &impl ConnectionTrait, user_id: &str, hash: String) ->
                 password_hash: Set(Some(hash)),
                 created_at: Set(now),
                 updated_at: Set(now),
+                ..Default::default()
             }
             .insert(db)
             .await

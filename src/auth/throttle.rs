@@ -52,6 +52,20 @@ pub const PASSWORD_CHECK: Budget = Budget {
     per_email: per_minutes(10, 10),
 };
 
+/// Starting an OAuth sign-in (each start stores the flow's state until it returns or expires).
+pub const SOCIAL: Budget = Budget {
+    route: "social",
+    per_ip: per_minutes(30, 1),
+    per_email: per_minutes(30, 1),
+};
+
+/// Counts this request against `budget`'s per-IP part only (no address is known yet).
+pub async fn check_ip(state: &AppState, req: &Request, budget: Budget) -> ApiResult<()> {
+    let ip = client_ip(&state.settings, req).unwrap_or_default();
+    let key = format!("{}:ip:{ip}", budget.route);
+    spend(state.rate_limiter.as_ref(), &key, budget.per_ip).await
+}
+
 /// Counts this request against `budget`; 429 with `Retry-After` once either is spent.
 pub async fn check(
     state: &AppState,

@@ -130,20 +130,7 @@ pub async fn sign_in_by_email(
 ) -> ApiResult<(user::Model, bool)> {
     match find_by_email(db, email).await? {
         Some(user) if user.email_verified => Ok((user, false)),
-        Some(user) => {
-            account::Entity::delete_many()
-                .filter(account::Column::UserId.eq(&user.id))
-                .exec(db)
-                .await
-                .map_err(ApiError::internal)?;
-            session::Entity::delete_many()
-                .filter(session::Column::UserId.eq(&user.id))
-                .exec(db)
-                .await
-                .map_err(ApiError::internal)?;
-            let user = mark_verified(db, user).await?;
-            Ok((user, false))
-        }
+        Some(user) => Ok((claim(db, user).await?, false)),
         None => {
             let new = NewUser {
                 email,
@@ -155,6 +142,22 @@ pub async fn sign_in_by_email(
             Ok((create(db, new, StatusCode::CONFLICT).await?, true))
         }
     }
+}
+
+/// The unverified `user`, now that someone proved they own its address: verified, and rid of
+/// whatever was set up on it before that proof (sign-in methods, sessions).
+pub async fn claim(db: &impl ConnectionTrait, user: user::Model) -> ApiResult<user::Model> {
+    account::Entity::delete_many()
+        .filter(account::Column::UserId.eq(&user.id))
+        .exec(db)
+        .await
+        .map_err(ApiError::internal)?;
+    session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(&user.id))
+        .exec(db)
+        .await
+        .map_err(ApiError::internal)?;
+    mark_verified(db, user).await
 }
 
 pub async fn mark_verified(db: &impl ConnectionTrait, user: user::Model) -> ApiResult<user::Model> {

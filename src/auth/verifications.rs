@@ -21,6 +21,8 @@ pub enum Purpose {
     VerifyEmail,
     ResetPassword,
     DeleteAccount,
+    /// An OAuth sign-in between its start and the provider's callback.
+    OAuthState,
 }
 
 impl Purpose {
@@ -30,6 +32,7 @@ impl Purpose {
             Purpose::VerifyEmail => "verify-email",
             Purpose::ResetPassword => "reset-password",
             Purpose::DeleteAccount => "delete-account",
+            Purpose::OAuthState => "oauth-state",
         }
     }
 }
@@ -42,11 +45,23 @@ pub async fn issue(
     ttl: Duration,
 ) -> ApiResult<String> {
     let token = random_token();
+    store(db, purpose, &token, grant, ttl).await?;
+    Ok(token)
+}
+
+/// Stores `grant` behind `token` (a fresh [`random_token`] the caller had to know first).
+pub async fn store(
+    db: &impl ConnectionTrait,
+    purpose: Purpose,
+    token: &str,
+    grant: &impl Serialize,
+    ttl: Duration,
+) -> ApiResult<()> {
     let now = Utc::now();
     verification::ActiveModel {
         id: Set(new_id("ver")),
         purpose: Set(purpose.as_str().to_owned()),
-        token_hash: Set(hash_token(&token)),
+        token_hash: Set(hash_token(token)),
         payload: Set(serde_json::to_string(grant).map_err(ApiError::internal)?),
         expires_at: Set(now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?),
         created_at: Set(now),
@@ -54,7 +69,7 @@ pub async fn issue(
     .insert(db)
     .await
     .map_err(ApiError::internal)?;
-    Ok(token)
+    Ok(())
 }
 
 async fn find(

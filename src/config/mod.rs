@@ -10,6 +10,7 @@ mod email;
 mod jobs;
 mod lists;
 mod log;
+mod oauth;
 mod origins;
 mod realtime;
 mod uploads;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use orbit_billing::BillingSettings;
 use orbit_email::EmailSettings;
 use orbit_jobs::JobsSettings;
+use orbit_oauth::OAuthSettings;
 use orbit_uploads::StorageSettings;
 use secrecy::SecretString;
 
@@ -79,6 +81,8 @@ pub struct Settings {
     pub billing_grace: Duration,
     /// Where files are stored (`S3_*`).
     pub storage: StorageSettings,
+    /// The sign-in providers (`GOOGLE_*`, `GITHUB_*`, `APPLE_*`, `OIDC_*`).
+    pub oauth: OAuthSettings,
     /// What uploads are accepted.
     pub uploads: UploadLimits,
     /// How long workspace invitations are kept (`INVITE_RETENTION_DAYS`, 30; 1 to 3650 days).
@@ -266,6 +270,7 @@ impl Vars {
         let storage = self.storage();
         let billing = self.billing();
         let billing_grace = self.billing_grace();
+        let oauth = self.oauth();
         let uploads = self.upload_limits();
         let realtime = self.realtime(&database);
         let body_limit_bytes = self.parse("BODY_LIMIT_BYTES", 1 << 20, "a number of bytes");
@@ -286,6 +291,7 @@ impl Vars {
             uploads,
             billing,
             billing_grace,
+            oauth,
             invite_retention,
             body_limit_bytes,
             shutdown_timeout: Duration::from_secs(shutdown_secs),

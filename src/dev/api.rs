@@ -62,6 +62,8 @@ struct MadeAdmin {
 struct ActiveProviders {
     node_env: String,
     mailer: String,
+    /// The OAuth providers one can sign in with.
+    social: Vec<String>,
 }
 
 #[OpenApi(tag = "ApiTags::Dev")]
@@ -115,6 +117,13 @@ impl DevApi {
         Ok(Json(ActiveProviders {
             node_env: state.settings.env.as_str().to_owned(),
             mailer: node_mailer_name(state.capabilities.mailer.backend()).to_owned(),
+            social: state
+                .capabilities
+                .oauth
+                .providers()
+                .into_iter()
+                .map(|provider| provider.id)
+                .collect(),
         }))
     }
 

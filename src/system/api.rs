@@ -61,6 +61,16 @@ struct RuntimeConfig {
     environment: String,
     /// Which optional capabilities are live on this deploy.
     capabilities: BTreeMap<String, CapabilityFlag>,
+    /// The providers one can sign in with (`sign-in/social`, or `sign-in/oauth2` when generic).
+    #[oai(rename = "socialProviders")]
+    social_providers: Vec<SocialProvider>,
+}
+
+#[derive(Debug, Object)]
+struct SocialProvider {
+    id: String,
+    /// An OpenID Connect provider configured by issuer (better-auth's generic OAuth routes).
+    generic: bool,
 }
 
 #[derive(Debug, Object)]
@@ -171,9 +181,20 @@ impl SystemApi {
                 (status.name.to_owned(), flag)
             })
             .collect();
+        let social_providers = state
+            .capabilities
+            .oauth
+            .providers()
+            .into_iter()
+            .map(|provider| SocialProvider {
+                id: provider.id,
+                generic: provider.generic,
+            })
+            .collect();
         Ok(Json(RuntimeConfig {
             environment: state.settings.env.as_str().to_owned(),
             capabilities,
+            social_providers,
         }))
     }
 }

@@ -370,7 +370,7 @@ fn sigterm_finishes_in_flight_requests_then_exits_zero_and_every_request_is_one_
         .unwrap();
     assert_eq!(
         providers,
-        json!({"nodeEnv": "development", "mailer": "ConsoleMailer"}),
+        json!({"nodeEnv": "development", "mailer": "ConsoleMailer", "social": []}),
         "named as the Node API names it"
     );
 

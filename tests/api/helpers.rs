@@ -537,12 +537,13 @@ pub fn set_cookie_header(response: &reqwest::Response, name: &str) -> String {
 }
 
 /// A response's JSON body.
-/// A refusal's status and `error.code`.
+/// A refusal's status and code: `error.code`, or `code` in better-auth's shape.
 pub async fn error_code(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body = json_of(response).await;
     let code = body["error"]["code"]
         .as_str()
+        .or(body["code"].as_str())
         .unwrap_or_default()
         .to_owned();
     (status, code)

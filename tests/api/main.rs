@@ -19,6 +19,8 @@ mod invites;
 mod jobs;
 mod me;
 mod members;
+mod oauth;
+mod oauth_id_tokens;
 mod pagination;
 mod passwords;
 mod rate_limits;

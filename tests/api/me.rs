@@ -82,7 +82,10 @@ async fn dev_routes_help_in_development() {
         .json()
         .await
         .unwrap();
-    assert_eq!(providers, json!({"nodeEnv": "test", "mailer": "recording"}));
+    assert_eq!(
+        providers,
+        json!({"nodeEnv": "test", "mailer": "recording", "social": []})
+    );
 
     let cookie = app.sign_in("max@example.com").await.cookie;
     let made = app

@@ -321,6 +321,52 @@ impl AccountApi {
         Ok(Json(rows.into_iter().map(AccountDto::from).collect()))
     }
 
+    /// Remove a sign-in method
+    ///
+    /// `providerId` (and `accountId` when the caller has several with that provider). Never
+    /// the last one: 400 `FAILED_TO_UNLINK_LAST_ACCOUNT`; 400 `ACCOUNT_NOT_FOUND` for one the
+    /// caller does not have.
+    #[oai(
+        path = "/v1/auth/unlink-account",
+        method = "post",
+        operation_id = "unlinkAccount"
+    )]
+    async fn unlink_account(
+        &self,
+        state: Data<&AppState>,
+        caller: Authenticated,
+        body: Json<UnlinkAccount>,
+    ) -> AuthResult<Json<Status>> {
+        let tx = crate::db::begin_write(&state.db)
+            .await
+            .map_err(ApiError::internal)?;
+        let accounts = account::Entity::find()
+            .filter(account::Column::UserId.eq(&caller.0.user.id))
+            .all(&tx)
+            .await
+            .map_err(ApiError::internal)?;
+        let target = accounts.iter().find(|found| {
+            found.provider_id == body.provider_id.as_str()
+                && body
+                    .account_id
+                    .as_deref()
+                    .is_none_or(|id| found.account_id == id)
+        });
+        let Some(target) = target else {
+            return Err(bad_request("ACCOUNT_NOT_FOUND", "Account not found").into());
+        };
+        if accounts.len() == 1 {
+            let message = "You cannot unlink your last account";
+            return Err(bad_request("FAILED_TO_UNLINK_LAST_ACCOUNT", message).into());
+        }
+        account::Entity::delete_by_id(target.id.clone())
+            .exec(&tx)
+            .await
+            .map_err(ApiError::internal)?;
+        tx.commit().await.map_err(ApiError::internal)?;
+        Ok(Json(Status { status: true }))
+    }
+
     /// What a sign-in method knows about the caller
     ///
     /// `accountId` as `list-accounts` shows it. 400 `ACCOUNT_NOT_FOUND` for an account that
@@ -382,6 +428,13 @@ impl AccountApi {
     }
 }
 
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct UnlinkAccount {
+    provider_id: Text<32, 1>,
+    account_id: Option<Text<255, 1>>,
+}
+
 fn deleted() -> SuccessMessage {
     SuccessMessage {
         success: true,
@@ -420,7 +473,10 @@ impl From<account::Model> for AccountDto {
             provider_id: row.provider_id,
             account_id: row.account_id,
             user_id: row.user_id,
-            scopes: Vec::new(),
+            scopes: row
+                .scope
+                .map(|scope| scope.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
             created_at: iso(row.created_at),
             updated_at: iso(row.updated_at),
         }

@@ -11,6 +11,13 @@ pub struct Model {
     pub account_id: String,
     /// argon2id PHC string, for `credential` accounts only.
     pub password_hash: Option<String>,
+    /// The provider's tokens, sealed (`auth::sealed`); OAuth accounts only.
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub access_token_expires_at: Option<DateTimeUtc>,
+    /// The scopes the provider granted, space-separated.
+    pub scope: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
