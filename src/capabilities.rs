@@ -41,6 +41,8 @@ pub struct Capabilities {
     /// Who one can sign in with besides email.
     pub oauth: Arc<dyn SignInProviders>,
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Whether Prometheus metrics are recorded and served.
+    metrics: bool,
     /// The same limiter when it counts in Redis, for the checks.
     shared_limiter: Option<Arc<RedisRateLimiter>>,
 }
@@ -78,6 +80,7 @@ impl Capabilities {
             storage,
             oauth,
             rate_limiter,
+            metrics: settings.metrics.enabled(),
             shared_limiter,
         })
     }
@@ -120,6 +123,15 @@ impl Capabilities {
                 backend: self.oauth.backend(),
                 enabled: !self.oauth.providers().is_empty(),
                 enable_with: orbit_oauth::ENABLE_VARS,
+            },
+            CapabilityStatus {
+                name: "metrics",
+                backend: match self.metrics {
+                    true => "prometheus",
+                    false => "none",
+                },
+                enabled: self.metrics,
+                enable_with: &["METRICS_PORT or METRICS_TOKEN"],
             },
             CapabilityStatus {
                 name: "ratelimit",

@@ -11,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod me;
+pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod realtime;

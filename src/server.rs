@@ -91,6 +91,10 @@ pub async fn serve(
     let db = state.db.clone();
     let worker = (state.settings.jobs.work_in_process || !state.capabilities.jobs.durable())
         .then(|| crate::jobs::start_worker(&state));
+    let private_metrics = match (state.settings.metrics.port, state.metrics.clone()) {
+        (Some(port), Some(handle)) => Some(crate::metrics::serve_private(port, handle).await?),
+        _ => None,
+    };
     let deadline = Arc::new(OnceLock::new());
     let signalled = deadline.clone();
     let shutdown = async move {
@@ -108,6 +112,9 @@ pub async fn serve(
         worker
             .stop(deadline.saturating_duration_since(Instant::now()))
             .await;
+    }
+    if let Some(metrics) = private_metrics {
+        metrics.abort();
     }
     match tokio::time::timeout_at(deadline, db.close()).await {
         Ok(Ok(())) => {}

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::session_lookups::SessionLookups;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub events: DomainEvents,
     /// The WebSocket hub and presence.
     pub realtime: Realtime,
+    /// Renders the Prometheus metrics, when they are on.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
         let events = DomainEvents::default();
         let offline_grace = settings.realtime.offline_grace;
         let realtime = Realtime::start(capabilities.hub.clone(), &events, offline_grace);
+        let metrics = settings.metrics.enabled().then(crate::metrics::install);
         Self {
             settings: Arc::new(settings),
             db,
@@ -43,6 +47,7 @@ impl AppState {
             keeps_dev_links,
             realtime,
             events,
+            metrics,
         }
     }
 }

@@ -10,6 +10,7 @@ mod email;
 mod jobs;
 mod lists;
 mod log;
+mod metrics;
 mod oauth;
 mod origins;
 mod realtime;
@@ -20,6 +21,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use metrics::MetricsSettings;
 use orbit_billing::BillingSettings;
 use orbit_email::EmailSettings;
 use orbit_jobs::JobsSettings;
@@ -81,6 +83,8 @@ pub struct Settings {
     pub billing_grace: Duration,
     /// Where files are stored (`S3_*`).
     pub storage: StorageSettings,
+    /// Where Prometheus metrics are served, if anywhere (`METRICS_PORT`, `METRICS_TOKEN`).
+    pub metrics: MetricsSettings,
     /// The sign-in providers (`GOOGLE_*`, `GITHUB_*`, `APPLE_*`, `OIDC_*`).
     pub oauth: OAuthSettings,
     /// What uploads are accepted.
@@ -271,6 +275,7 @@ impl Vars {
         let billing = self.billing();
         let billing_grace = self.billing_grace();
         let oauth = self.oauth();
+        let metrics = self.metrics(port);
         let uploads = self.upload_limits();
         let realtime = self.realtime(&database);
         let body_limit_bytes = self.parse("BODY_LIMIT_BYTES", 1 << 20, "a number of bytes");
@@ -292,6 +297,7 @@ impl Vars {
             billing,
             billing_grace,
             oauth,
+            metrics,
             invite_retention,
             body_limit_bytes,
             shutdown_timeout: Duration::from_secs(shutdown_secs),

@@ -81,13 +81,14 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
+    let route = response
+        .data::<PathPattern>()
+        .map(|pattern| pattern.0.as_ref())
+        .filter(|pattern| !pattern.is_empty())
+        .unwrap_or("(no route)");
+    let status = response.status().as_u16();
+    crate::metrics::record_request(&method, route, status, started.elapsed());
     if logged {
-        let route = response
-            .data::<PathPattern>()
-            .map(|pattern| pattern.0.as_ref())
-            .filter(|pattern| !pattern.is_empty())
-            .unwrap_or("(no route)");
-        let status = response.status().as_u16();
         let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
         tracing::info!(
             target: "orbit::request",

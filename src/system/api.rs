@@ -1,13 +1,18 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use poem::Request;
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::error::ApiResult;
+use crate::auth::origin::bearer_token;
+use crate::auth::tokens::hash_token;
+use crate::error::{ApiError, ApiResult};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
 use crate::time::iso_now;
+use secrecy::ExposeSecret;
 
 /// How long a readiness probe waits for the database before calling it down.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -124,6 +129,25 @@ impl SystemApi {
             status: "ok".into(),
             ts: iso_now(),
         }))
+    }
+
+    /// Prometheus metrics
+    ///
+    /// Text exposition format, to `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
+    /// 404 when metrics are off, or served on the private `METRICS_PORT` instead.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self, state: Data<&AppState>, req: &Request) -> ApiResult<PlainText<String>> {
+        let settings = &state.settings.metrics;
+        let (Some(handle), None, Some(token)) = (&state.metrics, settings.port, &settings.token)
+        else {
+            return Err(ApiError::no_route());
+        };
+        // Digests, so the comparison takes the same time wherever the tokens differ.
+        let presented = bearer_token(req).map(hash_token);
+        if presented != Some(hash_token(token.expose_secret())) {
+            return Err(ApiError::unauthorized());
+        }
+        Ok(PlainText(handle.render()))
     }
 
     /// Readiness

@@ -283,3 +283,15 @@ fn secrets_never_show_in_debug_output() {
         assert!(!debug.contains(secret), "{secret} leaked in {debug}");
     }
 }
+
+#[test]
+fn metrics_settings_are_checked() {
+    assert_eq!(
+        problems(&[("METRICS_TOKEN", "short")]),
+        ["METRICS_TOKEN must be at least 16 characters"]
+    );
+    assert_eq!(
+        problems(&[("PORT", "4002"), ("METRICS_PORT", "4002")]),
+        ["METRICS_PORT must differ from the main port (4002): it is the private one"]
+    );
+}

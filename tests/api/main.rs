@@ -19,6 +19,7 @@ mod invites;
 mod jobs;
 mod me;
 mod members;
+mod metrics;
 mod oauth;
 mod oauth_id_tokens;
 mod pagination;

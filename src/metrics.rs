@@ -1,0 +1,74 @@
+//! Prometheus metrics (`metrics` + `metrics-exporter-prometheus`), on when `METRICS_PORT` or
+//! `METRICS_TOKEN` is set: `GET /metrics` on that private port, else on the main port behind
+//! the token. Off, nothing is recorded (the `metrics` macros are no-ops without a recorder).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::http::Method;
+
+const REQUEST_SECONDS: &str = "http_request_duration_seconds";
+/// 1 ms to 10 s: the API answers most requests in a few milliseconds.
+const REQUEST_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's recorder, installed on first use (tests boot many servers in one process).
+pub fn install() -> PrometheusHandle {
+    RECORDER
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.into()), &REQUEST_BUCKETS)
+                .expect("the buckets are not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed");
+            metrics::gauge!("orbit_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            handle
+        })
+        .clone()
+}
+
+/// Counts one answered request by route template (never the raw path: bounded label values),
+/// method and status class, and records its latency.
+pub fn record_request(method: &Method, route: &str, status: u16, elapsed: Duration) {
+    let class = match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    let method = method.as_str().to_owned();
+    let route = route.to_owned();
+    metrics::counter!(
+        "http_requests_total",
+        "method" => method.clone(),
+        "route" => route.clone(),
+        "status" => class
+    )
+    .increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route)
+        .record(elapsed.as_secs_f64());
+}
+
+/// Serves `/metrics` alone on `port`, on every interface (the platform's private network
+/// scrapes it; only the main port is published), until the task is aborted.
+pub async fn serve_private(
+    port: u16,
+    handle: PrometheusHandle,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+
+    let acceptor = TcpListener::bind(("0.0.0.0", port)).into_acceptor().await?;
+    let bound = acceptor.local_addr();
+    let render = poem::endpoint::make_sync(move |_| handle.render());
+    let app = poem::Route::new().at("/metrics", poem::get(render));
+    Ok(tokio::spawn(async move {
+        if let Err(err) = poem::Server::new_with_acceptor(acceptor).run(app).await {
+            tracing::error!(error = %err, ?bound, "the metrics port stopped");
+        }
+    }))
+}
