@@ -1,5 +1,6 @@
 //! Orbit API server: the library behind the `orbit` binary, also driven by the tests.
 
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod capabilities;

@@ -2,6 +2,7 @@
 
 use poem_openapi::{OpenApi, OpenApiService, Tags};
 
+use crate::audit::api::AuditApi;
 use crate::auth::api::account::AccountApi;
 use crate::auth::api::admin::{
     impersonation::ImpersonationApi, sessions::AdminSessionsApi, user_list::AdminUserListApi,
@@ -27,8 +28,8 @@ pub enum ApiTags {
     /// Sign-in and sessions, compatible with better-auth's client (errors are
     /// `{"message","code"}` here)
     Auth,
-    /// Managing users and their sessions (better-auth's admin plugin), and the background
-    /// job queue (role `admin`)
+    /// Managing users and their sessions (better-auth's admin plugin), the background job
+    /// queue and the audit log (role `admin`)
     Admin,
     /// The signed-in user
     Me,
@@ -87,6 +88,7 @@ type AppApis = (
     AvatarApi,
     BillingApi,
     BillingWebhookApi,
+    AuditApi,
 );
 
 /// The API a development process serves (and `openapi.json` documents).

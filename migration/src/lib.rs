@@ -13,6 +13,8 @@ mod m20261205_000008_member_search_text;
 mod m20261205_000009_create_uploads;
 mod m20261205_000010_create_billing;
 mod m20261205_000011_account_tokens;
+mod m20261205_000012_create_audit_entries;
+mod shared;
 
 pub struct Migrator;
 
@@ -66,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_create_uploads::Migration),
             Box::new(m20261205_000010_create_billing::Migration),
             Box::new(m20261205_000011_account_tokens::Migration),
+            Box::new(m20261205_000012_create_audit_entries::Migration),
         ]
     }
 }

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::shared::create_indexes;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -60,15 +62,7 @@ impl MigrationTrait for Migration {
                 vec![Uploads::Status, Uploads::CreatedAt],
             ),
         ];
-        for (name, columns) in indexes {
-            let mut index = Index::create();
-            index.name(name).table(Uploads::Table);
-            for column in columns {
-                index.col(column);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
-        Ok(())
+        create_indexes(manager, Uploads::Table, indexes).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -2,8 +2,9 @@
 //! last read), the ledger of provider webhooks (what makes processing exactly-once), and the
 //! new `workspace.billing.manage` permission, given to every Owner and Admin role.
 
-use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
+
+use crate::shared::{grant_to_owners_and_admins, revoke_from_every_role};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -53,27 +54,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Stored as a JSON array of names; every Owner and Admin role holds at least one.
-        manager
-            .get_connection()
-            .execute_unprepared(
-                "UPDATE workspace_roles SET permissions = \
-                 REPLACE(permissions, ']', ',\"workspace.billing.manage\"]') \
-                 WHERE system_key IN ('OWNER', 'ADMIN') AND permissions <> '[]' \
-                 AND permissions NOT LIKE '%workspace.billing.manage%'",
-            )
-            .await?;
-        Ok(())
+        grant_to_owners_and_admins(manager, "workspace.billing.manage").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(
-                "UPDATE workspace_roles SET permissions = \
-                 REPLACE(permissions, ',\"workspace.billing.manage\"', '')",
-            )
-            .await?;
+        revoke_from_every_role(manager, "workspace.billing.manage").await?;
         for table in [
             BillingWebhookEvents::Table.into_iden(),
             BillingAccounts::Table.into_iden(),

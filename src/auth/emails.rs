@@ -58,20 +58,6 @@ pub fn send_handler(mailer: Arc<dyn Mailer>) -> Handler {
     .timeout(Duration::from_secs(30))
 }
 
-/// Runs `work` (finding an account and mailing it) after the response: a request about an
-/// address then answers in the same time whether or not it has an account. A failure is
-/// logged, naming `what`.
-pub fn after_response(
-    what: &'static str,
-    work: impl Future<Output = ApiResult<()>> + Send + 'static,
-) {
-    tokio::spawn(async move {
-        if let Err(err) = work.await {
-            tracing::error!(error = %err, mail = what, "email not sent");
-        }
-    });
-}
-
 /// Escapes text for an HTML attribute or element.
 fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")

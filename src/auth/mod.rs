@@ -2,6 +2,7 @@
 //! the session cookie, and the `Authenticated` extractor every other route uses.
 
 pub mod address;
+pub mod address_mail;
 pub mod api;
 pub mod cleanup;
 pub mod cookies;

@@ -1,6 +1,9 @@
 //! better-auth admin plugin's access control: what each user role may do to users and
 //! sessions. A user's `role` may list several roles (`admin,user`); any of them grants.
 
+use crate::auth::session::Authenticated;
+use crate::error::{ApiError, ApiResult};
+
 pub const ADMIN: &str = "admin";
 pub const USER: &str = "user";
 pub const ROLES: [&str; 2] = [ADMIN, USER];
@@ -47,6 +50,14 @@ pub fn known(roles: &str) -> bool {
 
 pub fn is_admin(roles: &str) -> bool {
     roles.split(',').any(|role| role.trim() == ADMIN)
+}
+
+/// 403 `admin.required` unless the caller holds the role `admin` (the app's own admin routes).
+pub fn require_admin(caller: &Authenticated) -> ApiResult<()> {
+    match is_admin(&caller.0.user.role) {
+        true => Ok(()),
+        false => Err(ApiError::forbidden("admin.required")),
+    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,14 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
+use serde_json::json;
 use std::sync::Arc;
 
 use super::{
     account, billing_error, ensure_account, find, has_live_subscription, is_entitled, plan_by_key,
     quantity, sync,
 };
+use crate::audit::{self, Action, Actor, Entry};
 use crate::auth::origin::resolve_callback;
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -264,13 +266,15 @@ impl BillingApi {
         Ok((access, provider(state)?.clone()))
     }
 
-    /// Writes the provider's answer into the account, announces it, and answers with it.
+    /// Writes the provider's answer into the account, records and announces it, and answers
+    /// with it.
     async fn settle(
         state: &AppState,
+        by: (Actor, Action),
         account: account::Model,
         subscription: &orbit_billing::Subscription,
     ) -> ApiResult<Json<BillingDto>> {
-        let account = sync(state, account, subscription).await?;
+        let account = sync(state, by, account, subscription).await?;
         Ok(Json(dto(state, Some(&account))))
     }
 }
@@ -357,6 +361,11 @@ impl BillingApi {
             })
             .await
             .map_err(billing_error)?;
+        let actor = Actor::caller(&state.settings, req, &caller.0);
+        let entry = Entry::new(Action::CheckoutStarted, &workspace.id)
+            .in_workspace(&workspace.id)
+            .with(json!({"planKey": plan.key, "checkoutSessionId": checkout.session_id}));
+        audit::record(&state.db, &actor, entry).await?;
         Ok(Json(CheckoutStarted {
             redirect_url: checkout.url,
             session_id: checkout.session_id,
@@ -415,7 +424,11 @@ impl BillingApi {
             .change_plan(&current, &plan.price_id, quantity)
             .await
             .map_err(billing_error)?;
-        Self::settle(&state, account, &changed).await
+        let by = (
+            Actor::caller(&state.settings, req, &caller.0),
+            Action::PlanChanged,
+        );
+        Self::settle(&state, by, account, &changed).await
     }
 
     /// Cancel at the end of the paid period (`workspace.billing.manage`)
@@ -528,6 +541,11 @@ impl BillingApi {
             .cancel_at_period_end(&id, cancel)
             .await
             .map_err(billing_error)?;
-        Self::settle(state, account, &changed).await
+        let action = match cancel {
+            true => Action::SubscriptionCanceled,
+            false => Action::SubscriptionResumed,
+        };
+        let by = (Actor::caller(&state.settings, req, &caller.0), action);
+        Self::settle(state, by, account, &changed).await
     }
 }

@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use orbit_billing::{BillingError, Plan, Subscription};
 use poem::http::StatusCode;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
+use serde_json::json;
 
+use crate::audit::{Action, Actor, Entry};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::workspaces::events::{Change, WorkspaceEvent};
@@ -177,16 +179,27 @@ pub async fn end_subscription(state: &AppState, workspace_id: &str) -> ApiResult
     })
 }
 
-/// Writes the provider's `subscription` into `account` and tells the workspace's sockets
-/// (`billing.subscription.updated`), in one change.
+/// Writes the provider's `subscription` into `account`, records `action` by `actor` in the
+/// audit log and tells the workspace's sockets (`billing.subscription.updated`), in one
+/// change. The system's news ([`Action::SubscriptionUpdated`]) is recorded only when it
+/// changes what the workspace has.
 pub async fn sync(
     state: &AppState,
+    (actor, action): (Actor, Action),
     account: account::Model,
     subscription: &Subscription,
 ) -> ApiResult<account::Model> {
-    let mut change = Change::begin(&state.db).await?;
+    let mut change = Change::begin(&state.db, actor).await?;
     let plans = state.capabilities.billing.plans();
+    let before = standing(&account);
     let account = apply(&*change, account, subscription, plans).await?;
+    let after = standing(&account);
+    if action != Action::SubscriptionUpdated || before != after {
+        let data = json!({"previous": before, "current": after});
+        let workspace_id = &account.workspace_id;
+        let entry = Entry::new(action, workspace_id).in_workspace(workspace_id);
+        change.audit(entry.with(data)).await?;
+    }
     change.record(WorkspaceEvent::BillingUpdated {
         workspace_id: account.workspace_id.clone(),
         subscription: api::SubscriptionDto::of(&account),
@@ -194,6 +207,16 @@ pub async fn sync(
     });
     change.commit(state).await?;
     Ok(account)
+}
+
+/// What the audit log says of a subscription.
+fn standing(account: &account::Model) -> serde_json::Value {
+    json!({
+        "planKey": account.plan_key,
+        "status": account.status,
+        "cancelAtPeriodEnd": account.cancel_at_period_end,
+        "quantity": account.quantity,
+    })
 }
 
 /// The workspace's account, creating its row for `customer_id` if it has none yet. Two

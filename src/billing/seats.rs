@@ -12,6 +12,7 @@ use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 
 use super::{find, has_live_subscription, plan_by_key, plan_of_price, quantity, sync};
+use crate::audit::{Action, Actor};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -87,6 +88,7 @@ async fn sync_seats(state: &AppState, workspace_id: &str) -> Result<(), JobError
         .change_plan(&current, &plan.price_id, seats)
         .await
         .map_err(failed)?;
-    sync(state, account, &changed).await.map_err(retry)?;
+    let by = (Actor::system(), Action::SubscriptionUpdated);
+    sync(state, by, account, &changed).await.map_err(retry)?;
     Ok(())
 }

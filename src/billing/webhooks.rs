@@ -15,6 +15,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
 use super::{account, has_live_subscription, sync, webhook_event};
+use crate::audit::{Action, Actor};
 use crate::error::{ApiError, ApiResult};
 use crate::http::raw_json::RawJson;
 use crate::openapi::ApiTags;
@@ -195,7 +196,8 @@ async fn apply_event(state: &AppState, request: &SyncRequest) -> Result<&'static
     if !replaces {
         return Ok("ignored");
     }
-    sync(state, account, &subscription)
+    let by = (Actor::system(), Action::SubscriptionUpdated);
+    sync(state, by, account, &subscription)
         .await
         .map_err(|err| JobError::retry(err.to_string()))?;
     Ok("applied")

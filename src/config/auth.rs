@@ -81,13 +81,12 @@ impl Vars {
         }
     }
 
-    /// How long workspace invitations are kept (`INVITE_RETENTION_DAYS`, 30; 1 to 3650 days).
-    pub(super) fn invite_retention(&mut self) -> Duration {
-        let days = self.parse("INVITE_RETENTION_DAYS", 30u64, "a number of days");
+    /// How long something is kept: the days in `name` (`default` when unset; 1 to 3650).
+    pub(super) fn retention(&mut self, name: &str, default: u64) -> Duration {
+        let days = self.parse(name, default, "a number of days");
         if !(1..=3650).contains(&days) {
-            self.problems.push(format!(
-                "INVITE_RETENTION_DAYS must be 1 to 3650 (got {days})"
-            ));
+            self.problems
+                .push(format!("{name} must be 1 to 3650 (got {days})"));
         }
         Duration::from_secs(days.saturating_mul(24 * 60 * 60))
     }

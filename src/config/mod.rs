@@ -91,6 +91,8 @@ pub struct Settings {
     pub uploads: UploadLimits,
     /// How long workspace invitations are kept (`INVITE_RETENTION_DAYS`, 30; 1 to 3650 days).
     pub invite_retention: Duration,
+    /// How long audit entries are kept (`AUDIT_RETENTION_DAYS`, 365; 1 to 3650 days).
+    pub audit_retention: Duration,
     /// Largest request body accepted anywhere, in bytes.
     pub body_limit_bytes: usize,
     /// How long in-flight requests may run after SIGTERM before the process exits anyway.
@@ -269,7 +271,8 @@ impl Vars {
         let log = self.log(env);
         let email = self.email(env);
         let jobs = self.jobs(env);
-        let invite_retention = self.invite_retention();
+        let invite_retention = self.retention("INVITE_RETENTION_DAYS", 30);
+        let audit_retention = self.retention("AUDIT_RETENTION_DAYS", 365);
         let lists = self.lists();
         let storage = self.storage();
         let billing = self.billing();
@@ -299,6 +302,7 @@ impl Vars {
             oauth,
             metrics,
             invite_retention,
+            audit_retention,
             body_limit_bytes,
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             warnings: std::mem::take(&mut self.warnings),

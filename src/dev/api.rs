@@ -143,7 +143,7 @@ impl DevApi {
     ) -> ApiResult<Json<Seeded>> {
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
         let workspace_id = &access.workspace.id;
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let role = roles::find_system(&*change, workspace_id, SystemKey::Member).await?;
         let mut created = Vec::new();
         for _ in 0..body.count.unwrap_or(5) {

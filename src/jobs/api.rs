@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{Enum, Object, OpenApi, payload::Json};
 
-use crate::auth::permissions;
+use crate::auth::permissions::require_admin;
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::http::pagination::{PageRequest, id_key};
@@ -113,13 +113,6 @@ struct JobPage {
 #[oai(rename = "JobResult")]
 struct JobResult {
     job: JobDto,
-}
-
-fn require_admin(caller: &Authenticated) -> ApiResult<()> {
-    match permissions::is_admin(&caller.0.user.role) {
-        true => Ok(()),
-        false => Err(ApiError::forbidden("admin.required")),
-    }
 }
 
 /// The job as it is now; 404 `job.not_found`; 409 `code` when its state does not allow it.

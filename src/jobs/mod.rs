@@ -11,7 +11,7 @@ use sea_orm::DatabaseTransaction;
 
 use crate::error::{ApiError, ApiResult};
 
-use crate::auth::{cleanup, emails};
+use crate::auth::{address_mail, cleanup, emails};
 use crate::state::AppState;
 use crate::uploads;
 use crate::workspaces::invites;
@@ -20,10 +20,15 @@ use crate::workspaces::invites;
 pub fn registry(state: &AppState) -> Registry {
     Registry::default()
         .with(emails::send_handler(state.capabilities.mailer.clone()))
+        .with(address_mail::handler(state.clone()))
         .with(cleanup::prune_handler(state.db.clone()))
         .with(invites::prune_handler(
             state.db.clone(),
             state.settings.invite_retention,
+        ))
+        .with(crate::audit::prune_handler(
+            state.db.clone(),
+            state.settings.audit_retention,
         ))
         .with(crate::billing::webhooks::sync_handler(state.clone()))
         .with(crate::billing::seats::seats_handler(state.clone()))
@@ -31,6 +36,7 @@ pub fn registry(state: &AppState) -> Registry {
         .with(uploads::prune_handler(
             state.db.clone(),
             state.capabilities.storage.clone(),
+            state.settings.uploads.url_ttl,
         ))
 }
 

@@ -15,11 +15,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
+use serde_json::json;
 
 use super::entity::{self, FILE, PENDING, READY};
 use super::{
     ObjectKeys, enqueue_delete, sanitize_filename, storage, storage_error, workspace_prefix,
 };
+use crate::audit::{Action, Entry};
 use crate::auth::session::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::http::pagination::{PageRequest, id_key};
@@ -295,7 +297,7 @@ impl UploadsApi {
             &body.content_type,
             body.size,
         )?;
-        let change = Change::begin(&state.db).await?;
+        let change = Change::by_caller(&state, req, &caller.0).await?;
         // Locked: two uploads at once cannot both fit in the last of the quota.
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         let workspace_id = access.workspace.id.clone();
@@ -359,7 +361,7 @@ impl UploadsApi {
             return Ok(Json(UploadDto::from(&row)));
         }
         verify_arrived(&state, &row).await?;
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let mut ready: entity::ActiveModel = row.into();
         ready.status = Set(READY.to_owned());
         ready.completed_at = Set(Some(Utc::now()));
@@ -461,11 +463,15 @@ impl UploadsApi {
             access.require(Permission::SettingsEdit)?;
         }
         storage.delete(&row.key).await.map_err(storage_error)?;
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         entity::Entity::delete_by_id(&row.id)
             .exec(&*change)
             .await
             .map_err(ApiError::internal)?;
+        let entry = Entry::new(Action::UploadDeleted, &row.id)
+            .in_workspace(&access.workspace.id)
+            .with(json!({"filename": row.filename, "contentType": row.content_type, "size": row.size}));
+        change.audit(entry).await?;
         // Its upload URL may still work: whatever it puts there later goes too.
         let leftovers = ObjectKeys {
             prefixes: vec![upload_prefix(&row)],

@@ -166,15 +166,23 @@ pub fn delete_handler(storage: Arc<dyn ObjectStorage>) -> Handler {
     .timeout(Duration::from_secs(300))
 }
 
-/// Hourly: uploads handed out a day ago and never completed are deleted, object then row.
-pub fn prune_handler(db: DatabaseConnection, storage: Arc<dyn ObjectStorage>) -> Handler {
+/// Hourly: uploads handed out a day ago and never completed are deleted, object then row;
+/// never before their upload URL (valid `url_ttl`) has expired, or a late PUT would leave an
+/// object nothing names.
+pub fn prune_handler(
+    db: DatabaseConnection,
+    storage: Arc<dyn ObjectStorage>,
+    url_ttl: Duration,
+) -> Handler {
+    let url_lifetime = chrono::Duration::from_std(url_ttl).unwrap_or(PENDING_LIFETIME);
+    let lifetime = PENDING_LIFETIME.max(url_lifetime + chrono::Duration::minutes(5));
     Handler::new(PRUNE_JOB, move |_, _| {
         let (db, storage) = (db.clone(), storage.clone());
         async move {
             if !storage.enabled() {
                 return Ok(());
             }
-            let cutoff = Utc::now() - PENDING_LIFETIME;
+            let cutoff = Utc::now() - lifetime;
             let mut pruned = 0;
             loop {
                 let stale = stale_pending(&db, cutoff).await.map_err(JobError::retry)?;

@@ -4,10 +4,13 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use poem::Request;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::sync::broadcast;
 
 use super::dto::{MemberDto, RoleDto, WorkspaceDto};
+use crate::audit::{self, Actor, Entry};
+use crate::auth::session::CurrentSession;
 use crate::billing::api::SubscriptionDto;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -131,26 +134,44 @@ impl DomainEvents {
     }
 }
 
-/// A database transaction that collects the events its changes cause and publishes them
-/// only once it commits: a rolled-back change announces nothing.
+/// A database transaction made by `actor` that collects the events its changes cause and
+/// publishes them only once it commits: a rolled-back change announces nothing. Its audit
+/// entries are written in it.
 pub struct Change {
     txn: DatabaseTransaction,
+    actor: Actor,
     events: Vec<WorkspaceEvent>,
 }
 
 impl Change {
     /// Begins the transaction, as a writer ([`crate::db::begin_write`]).
-    pub async fn begin(db: &DatabaseConnection) -> ApiResult<Self> {
+    pub async fn begin(db: &DatabaseConnection, actor: Actor) -> ApiResult<Self> {
         Ok(Self {
             txn: crate::db::begin_write(db)
                 .await
                 .map_err(ApiError::internal)?,
+            actor,
             events: Vec::new(),
         })
     }
 
+    /// Begins a change made by the signed-in caller of `req`.
+    pub async fn by_caller(
+        state: &AppState,
+        req: &Request,
+        caller: &CurrentSession,
+    ) -> ApiResult<Self> {
+        let actor = Actor::caller(&state.settings, req, caller);
+        Self::begin(&state.db, actor).await
+    }
+
     pub fn record(&mut self, event: WorkspaceEvent) {
         self.events.push(event);
+    }
+
+    /// Writes an audit entry by this change's actor, in its transaction.
+    pub async fn audit(&self, entry: Entry) -> ApiResult<()> {
+        audit::record(&self.txn, &self.actor, entry).await
     }
 
     /// Commits, then announces the events. A change of members also enqueues, in the same

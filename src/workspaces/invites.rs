@@ -11,12 +11,14 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use serde_json::json;
 
 use super::access::lock_workspace;
 use super::dto::{InviteDto, MemberDto, SystemKey};
 use super::entities::{invite, role, workspace};
 use super::events::Change;
 use super::{members, roles};
+use crate::audit::{Action, Entry};
 use crate::auth::address::EmailAddress;
 use crate::auth::emails::{self, with_button};
 use crate::auth::entities::user;
@@ -55,7 +57,7 @@ fn new_token() -> String {
 /// Invites `email` with `role_id` (none: Member). A pending invitation to the same address is
 /// renewed (new token, new expiry, this role) rather than duplicated.
 pub async fn issue(
-    db: &impl ConnectionTrait,
+    change: &Change,
     workspace_id: &str,
     invited_by: &str,
     email: &EmailAddress,
@@ -70,7 +72,7 @@ pub async fn issue(
         .filter(invite::Column::Email.eq(email.as_str()))
         .filter(invite::Column::AcceptedAt.is_null())
         .filter(invite::Column::RevokedAt.is_null())
-        .one(db)
+        .one(&**change)
         .await
         .map_err(ApiError::internal)?;
     let renewing = pending.is_some();
@@ -90,11 +92,14 @@ pub async fn issue(
     row.token_hash = Set(hash_token(&token));
     row.expires_at = Set(expires_at);
     row.created_at = Set(now);
-    let invite = match renewing {
-        true => row.update(db).await,
-        false => row.insert(db).await,
-    }
-    .map_err(ApiError::internal)?;
+    let (invite, action) = match renewing {
+        true => (row.update(&**change).await, Action::InviteRenewed),
+        false => (row.insert(&**change).await, Action::InviteCreated),
+    };
+    let invite = invite.map_err(ApiError::internal)?;
+    let data = json!({"email": invite.email, "roleId": invite.role_id});
+    let entry = Entry::new(action, &invite.id).in_workspace(workspace_id);
+    change.audit(entry.with(data)).await?;
     Ok(Issued { invite, token })
 }
 
@@ -185,14 +190,10 @@ const PENDING_LIST: &str = "invites";
 
 /// Revokes a pending invitation; revoking twice is fine, an accepted one is 409
 /// `invite.accepted`.
-pub async fn revoke(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    invite_id: &str,
-) -> ApiResult<()> {
+pub async fn revoke(change: &Change, workspace_id: &str, invite_id: &str) -> ApiResult<()> {
     let invite = invite::Entity::find_by_id(invite_id)
         .filter(invite::Column::WorkspaceId.eq(workspace_id))
-        .one(db)
+        .one(&**change)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("invite"))?;
@@ -203,9 +204,13 @@ pub async fn revoke(
         ));
     }
     if invite.revoked_at.is_none() {
+        let entry = Entry::new(Action::InviteRevoked, &invite.id)
+            .in_workspace(workspace_id)
+            .with(json!({"email": invite.email}));
         let mut active: invite::ActiveModel = invite.into();
         active.revoked_at = Set(Some(Utc::now()));
-        active.update(db).await.map_err(ApiError::internal)?;
+        active.update(&**change).await.map_err(ApiError::internal)?;
+        change.audit(entry).await?;
     }
     Ok(())
 }
@@ -236,6 +241,10 @@ pub async fn accept(
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     use_up(&**change, &invite, now).await?;
+    let entry = Entry::new(Action::InviteAccepted, &invite.id)
+        .in_workspace(&workspace.id)
+        .with(json!({"email": invite.email}));
+    change.audit(entry).await?;
     if let Some((member, role)) = members::find_by_user(&**change, &workspace.id, &user.id).await? {
         return Ok((workspace, MemberDto::new(&member, user, &role)));
     }

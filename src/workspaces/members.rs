@@ -7,6 +7,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
 };
+use serde_json::json;
 
 use super::access::{Access, is_owner_role};
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use super::dto::{MemberDto, RoleDto, SystemKey, tone};
 use super::entities::{member, role, workspace};
 use super::events::{Change, WorkspaceEvent};
 use super::{roles, service};
+use crate::audit::{Action, Entry};
 use crate::auth::entities::user;
 use crate::db::escape_like;
 use crate::error::{ApiError, ApiResult, unique_or_internal};
@@ -252,6 +254,10 @@ pub async fn join(
             )
         })
     })?;
+    let entry = Entry::new(Action::MemberJoined, &member.id)
+        .in_workspace(workspace_id)
+        .with(json!({"userId": user.id, "roleId": role.id, "role": role.name}));
+    change.audit(entry).await?;
     let dto = MemberDto::new(&member, user, role);
     change.record(WorkspaceEvent::MemberJoined {
         workspace_id: workspace_id.to_owned(),
@@ -280,7 +286,7 @@ pub async fn remove(change: &mut Change, actor: &Access, member_id: &str) -> Api
         ensure_another_owner(&**change, workspace_id).await?;
     }
     actor.may_grant_role(&target_role)?;
-    end_membership(change, actor, target).await
+    end_membership(change, actor, target, Action::MemberRemoved).await
 }
 
 /// The caller leaves the workspace; the last owner stays (409 `member.last_owner`: transfer
@@ -289,20 +295,25 @@ pub async fn leave(change: &mut Change, actor: &Access) -> ApiResult<()> {
     if actor.is_owner() {
         ensure_another_owner(&**change, &actor.workspace.id).await?;
     }
-    end_membership(change, actor, actor.me.clone()).await
+    end_membership(change, actor, actor.me.clone(), Action::MemberLeft).await
 }
 
-/// Deletes a membership of the actor's workspace, announces it, and keeps the owner of record
-/// an owner.
+/// Deletes a membership of the actor's workspace, records `action` and announces it, and
+/// keeps the owner of record an owner.
 async fn end_membership(
     change: &mut Change,
     actor: &Access,
     member: member::Model,
+    action: Action,
 ) -> ApiResult<()> {
     member::Entity::delete_by_id(&member.id)
         .exec(&**change)
         .await
         .map_err(ApiError::internal)?;
+    let entry = Entry::new(action, &member.id)
+        .in_workspace(&member.workspace_id)
+        .with(json!({"userId": member.user_id, "roleId": member.role_id}));
+    change.audit(entry).await?;
     change.record(WorkspaceEvent::MemberLeft {
         workspace_id: member.workspace_id,
         member_id: member.id,
@@ -343,6 +354,14 @@ pub async fn change_role(
     if was_owner && !becomes_owner {
         ensure_another_owner(&**change, workspace_id).await?;
     }
+    let entry = Entry::new(Action::MemberRoleChanged, &target.id)
+        .in_workspace(workspace_id)
+        .with(json!({
+            "userId": user.id,
+            "previous": {"roleId": current_role.id, "role": current_role.name},
+            "current": {"roleId": next_role.id, "role": next_role.name},
+        }));
+    change.audit(entry).await?;
     assign(change, target, &user, &next_role).await?;
     service::settle_owner_of_record(change, &actor.workspace, &user.id).await
 }
@@ -386,10 +405,15 @@ pub async fn transfer_ownership(
             "you own this workspace already",
         ));
     }
+    let target_member_id = target.id.clone();
     if !is_owner_role(&current_role) {
         let owner = roles::find_system(&**change, workspace_id, SystemKey::Owner).await?;
         assign(change, target, &user, &owner).await?;
     }
+    let entry = Entry::new(Action::OwnershipTransferred, &target_member_id)
+        .in_workspace(workspace_id)
+        .with(json!({"userId": user.id, "previousOwnerId": caller.id}));
+    change.audit(entry).await?;
     let admin = roles::find_system(&**change, workspace_id, SystemKey::Admin).await?;
     assign(change, actor.me.clone(), caller, &admin).await?;
     service::set_owner_of_record(change, actor.workspace.clone(), &user.id).await

@@ -1,4 +1,4 @@
-//! What a workspace role may do: six permissions, always listed in one canonical order.
+//! What a workspace role may do: eight permissions, always listed in one canonical order.
 
 use poem::http::StatusCode;
 use poem_openapi::Enum;
@@ -28,11 +28,14 @@ pub enum Permission {
     #[oai(rename = "workspace.billing.manage")]
     #[serde(rename = "workspace.billing.manage")]
     BillingManage,
+    #[oai(rename = "workspace.audit.view")]
+    #[serde(rename = "workspace.audit.view")]
+    AuditView,
 }
 
 impl Permission {
     /// Every permission, in the canonical order.
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 8] = [
         Permission::Delete,
         Permission::SettingsEdit,
         Permission::RolesManage,
@@ -40,6 +43,7 @@ impl Permission {
         Permission::MembersRemove,
         Permission::MembersChangeRole,
         Permission::BillingManage,
+        Permission::AuditView,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +55,7 @@ impl Permission {
             Permission::MembersRemove => "workspace.members.remove",
             Permission::MembersChangeRole => "workspace.members.change_role",
             Permission::BillingManage => "workspace.billing.manage",
+            Permission::AuditView => "workspace.audit.view",
         }
     }
 

@@ -8,12 +8,14 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
+use serde_json::json;
 
 use super::access::{Access, is_owner_role};
 use super::dto::{RoleDto, SystemKey};
 use super::entities::{member, role};
 use super::events::{Change, WorkspaceEvent};
 use super::permissions::{Permission, Permissions};
+use crate::audit::{Action, Entry};
 use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::ids::new_id;
 
@@ -49,6 +51,7 @@ const SYSTEM_ROLES: [SystemRole; 3] = [
             Permission::MembersRemove,
             Permission::MembersChangeRole,
             Permission::BillingManage,
+            Permission::AuditView,
         ],
     },
     SystemRole {
@@ -200,6 +203,9 @@ pub async fn create(
     .insert(&**change)
     .await
     .map_err(|err| unique_or_internal(err, name_taken))?;
+    change
+        .audit(role_entry(Action::RoleCreated, &row, None))
+        .await?;
     change.record(WorkspaceEvent::RoleCreated {
         workspace_id: workspace_id.to_owned(),
         role: RoleDto::new(&row, Some(0)),
@@ -265,6 +271,7 @@ pub async fn update(
         }
     }
     let changed = active.is_changed();
+    let previous = role.clone();
     let role = match changed {
         true => {
             active.updated_at = Set(Utc::now());
@@ -277,6 +284,8 @@ pub async fn update(
     };
     let dto = RoleDto::new(&role, Some(count_members(&**change, &role.id).await?));
     if changed {
+        let entry = role_entry(Action::RoleUpdated, &role, Some(&previous));
+        change.audit(entry).await?;
         change.record(WorkspaceEvent::RoleUpdated {
             workspace_id: role.workspace_id.clone(),
             role: dto.clone(),
@@ -306,11 +315,32 @@ pub async fn delete(change: &mut Change, actor: &Access, role: role::Model) -> A
         .exec(&**change)
         .await
         .map_err(ApiError::internal)?;
+    change
+        .audit(role_entry(Action::RoleDeleted, &role, None))
+        .await?;
     change.record(WorkspaceEvent::RoleDeleted {
         workspace_id: role.workspace_id,
         role_id: role.id,
     });
     Ok(())
+}
+
+/// The audit entry of a change to `role` (what it was before, for an edit).
+fn role_entry(action: Action, role: &role::Model, previous: Option<&role::Model>) -> Entry {
+    let shown = |role: &role::Model| {
+        json!({
+            "name": role.name,
+            "description": role.description,
+            "permissions": Permissions::from_stored(&role.permissions).list(),
+        })
+    };
+    let data = match previous {
+        Some(previous) => json!({"previous": shown(previous), "current": shown(role)}),
+        None => shown(role),
+    };
+    Entry::new(action, &role.id)
+        .in_workspace(&role.workspace_id)
+        .with(data)
 }
 
 async fn ensure_name_free(

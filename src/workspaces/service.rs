@@ -8,11 +8,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
     QuerySelect, RelationTrait, Set,
 };
+use serde_json::json;
 
 use super::dto::{MemberDto, SystemKey, WorkspaceDto};
 use super::entities::{invite, member, role, workspace};
 use super::events::{Change, WorkspaceEvent};
 use super::invites::{self, Issued};
+use crate::audit::{Action, Entry};
 use crate::auth::address::EmailAddress;
 use crate::auth::entities::user;
 use crate::error::{ApiError, ApiResult, unique_or_internal};
@@ -86,6 +88,10 @@ pub async fn open(
             ApiError::conflict("workspace.slug_taken", format!("slug '{slug}' is taken"))
         })
     })?;
+    let entry = Entry::new(Action::WorkspaceCreated, &workspace.id)
+        .in_workspace(&workspace.id)
+        .with(json!({"name": workspace.name, "slug": workspace.slug}));
+    change.audit(entry).await?;
     let seeded = super::roles::seed(&**change, &workspace.id, now).await?;
     let owner_role = seeded
         .iter()
@@ -101,9 +107,7 @@ pub async fn open(
         {
             continue;
         }
-        issued.push(
-            invites::issue(&**change, &workspace.id, &you.id, email, None, invite_ttl).await?,
-        );
+        issued.push(invites::issue(change, &workspace.id, &you.id, email, None, invite_ttl).await?);
     }
     Ok(Opened {
         workspace,
@@ -134,6 +138,10 @@ pub async fn delete(change: &mut Change, workspace: &workspace::Model) -> ApiRes
         .exec(&**change)
         .await
         .map_err(ApiError::internal)?;
+    let entry = Entry::new(Action::WorkspaceDeleted, id)
+        .in_workspace(id)
+        .with(json!({"name": workspace.name, "slug": workspace.slug}));
+    change.audit(entry).await?;
     change.record(WorkspaceEvent::WorkspaceDeleted {
         workspace_id: id.to_owned(),
     });
@@ -235,7 +243,15 @@ pub async fn update(
             active.slug = Set(slug);
         }
     }
-    save(change, workspace, active).await
+    let previous = json!({"name": workspace.name, "slug": workspace.slug});
+    let updated = save(change, workspace, active).await?;
+    let current = json!({"name": updated.name, "slug": updated.slug});
+    if current != previous {
+        let entry = Entry::new(Action::WorkspaceUpdated, &updated.id).in_workspace(&updated.id);
+        let data = json!({"previous": previous, "current": current});
+        change.audit(entry.with(data)).await?;
+    }
+    Ok(updated)
 }
 
 /// Writes a changed workspace row and announces it (`workspace.updated`).

@@ -7,6 +7,7 @@ mod object_store;
 
 mod account;
 mod admin;
+mod audit;
 mod auth;
 mod billing;
 mod cli;

@@ -3,7 +3,7 @@
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, WEB_ORIGIN, json_of, set_cookie_header, set_cookies};
+use crate::helpers::{TestApp, WEB_ORIGIN, count_rows, json_of, set_cookie_header, set_cookies};
 use orbit::auth::entities::{account, user};
 
 const PASSWORD: &str = "correct horse battery";
@@ -191,6 +191,11 @@ async fn a_password_is_reset_through_a_mailed_link() {
             .sent()
             .iter()
             .all(|mail| mail.to != "nobody@example.com")
+    );
+    let lookups = count_rows(&app.db, "jobs WHERE name = 'auth.address_mail'").await;
+    assert_eq!(
+        lookups, 2,
+        "each request leaves one durable job, whether or not the address has an account"
     );
 
     let link = app.last_link_to("fin@example.com").await;

@@ -111,6 +111,7 @@ fn workspace_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::POST, "/v1/workspaces/{slug}/billing/resume", None),
         (Method::GET, "/v1/workspaces/{slug}/billing/invoices", None),
+        (Method::GET, "/v1/workspaces/{slug}/audit", None),
     ]
 }
 
@@ -170,7 +171,7 @@ impl Filled {
     /// Everything a member of the workspace can read about it.
     async fn snapshot(&self, app: &TestApp) -> Vec<Value> {
         let mut seen = Vec::new();
-        for path in ["", "/members", "/roles", "/invites", "/uploads"] {
+        for path in ["", "/members", "/roles", "/invites", "/uploads", "/audit"] {
             let path = format!("/v1/workspaces/{}{path}", self.slug);
             seen.push(json_of(app.get_as(&path, &self.owner_cookie).await).await);
         }
@@ -303,6 +304,7 @@ async fn counts(app: &TestApp) -> Vec<i64> {
         "workspace_roles",
         "workspace_members",
         "workspace_invites",
+        "audit_entries",
     ] {
         counts.push(count_rows(&app.db, table).await);
     }
@@ -315,7 +317,8 @@ async fn a_change_that_fails_half_way_leaves_nothing_behind_and_announces_nothin
     let mut events = app.events.subscribe();
     let ada = app.sign_in("ada@example.com").await;
 
-    // Opening: the workspace and its roles are written before the owner's membership fails.
+    // Opening: the workspace, its roles and its audit entry are written before the owner's
+    // membership fails.
     fail_every(app, "INSERT", "workspace_members").await;
     let body = json!({"name": "Acme", "slug": "acme", "invites": ["bob@example.com"]});
     let failed = app
@@ -328,10 +331,10 @@ async fn a_change_that_fails_half_way_leaves_nothing_behind_and_announces_nothin
         .await;
     assert_eq!(failed.status(), 500);
     assert_eq!(json_of(failed).await["error"]["code"], "internal");
-    assert_eq!(counts(app).await, [0, 0, 0, 0]);
+    assert_eq!(counts(app).await, [0, 0, 0, 0, 0]);
     stop_failing(app, "workspace_members").await;
 
-    // Accepting: the invitation is used up before the membership fails.
+    // Accepting: the invitation is used up and recorded before the membership fails.
     let workspace = app.open_workspace("ada@example.com", "acme").await;
     let token = app.invite(&workspace, "bob@example.com", None).await;
     assert!(
@@ -343,6 +346,7 @@ async fn a_change_that_fails_half_way_leaves_nothing_behind_and_announces_nothin
     );
     let bob = app.sign_in("bob@example.com").await;
     while events.try_recv().is_ok() {}
+    let before = counts(app).await;
     fail_every(app, "INSERT", "workspace_members").await;
     let accept = || {
         let body = json!({"token": token});
@@ -354,6 +358,7 @@ async fn a_change_that_fails_half_way_leaves_nothing_behind_and_announces_nothin
         )
     };
     assert_eq!(accept().await.status(), 500);
+    assert_eq!(counts(app).await, before);
     let pending = json_of(
         app.get_as("/v1/workspaces/acme/invites", &workspace.owner.cookie)
             .await,

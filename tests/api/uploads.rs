@@ -163,6 +163,11 @@ async fn a_file_goes_straight_to_the_bucket_and_back() {
     assert!(!s3.holds(&key).await, "the object is deleted with the file");
     let (status, code) = error_code(app.get_as(&path, &cookie).await).await;
     assert_eq!((status, code.as_str()), (404, "upload.not_found"));
+    let audit = "/v1/workspaces/acme/audit?action=upload.deleted";
+    let entries = json_of(app.get_as(audit, &cookie).await).await["items"].clone();
+    assert_eq!(entries.as_array().unwrap().len(), 1);
+    assert_eq!(entries[0]["target"], json!({"type": "upload", "id": id}));
+    assert_eq!(entries[0]["data"]["filename"], "Q3 report (final).pdf");
 }
 
 #[tokio::test]
@@ -669,33 +674,45 @@ async fn deleting_a_workspace_or_an_account_deletes_its_objects() {
 
 #[tokio::test]
 async fn uploads_never_completed_are_deleted_after_a_day() {
-    let (app, s3) = spawn_with_s3(&[("JOBS_SCHEDULES", "uploads.prune=@every 1s")]).await;
+    // URLs that work for three days: a pending upload stays until its URL has expired.
+    let (app, s3) = spawn_with_s3(&[
+        ("JOBS_SCHEDULES", "uploads.prune=@every 1s"),
+        ("UPLOAD_URL_TTL_SECS", "259200"),
+    ])
+    .await;
     let workspace = app.open_workspace("ada@example.com", "acme").await;
     let cookie = workspace.owner.cookie.clone();
     let (_, ready) = upload_pdf(&app, &workspace, &cookie, "kept.pdf").await;
     let mut keys = Vec::new();
-    for name in ["old.pdf", "new.pdf"] {
+    for name in ["old.pdf", "unexpired.pdf", "new.pdf"] {
         let ticket = start(&app, "acme", &cookie, name, "application/pdf", PDF.len()).await;
         assert_eq!(put(&app, &ticket, PDF, None).await, 200);
         keys.push(key_of(ticket["uploadUrl"].as_str().unwrap()));
     }
     let backend = sea_orm::ConnectionTrait::get_database_backend(&app.db);
-    let sql = format!(
-        "UPDATE uploads SET created_at = {} WHERE filename = 'old.pdf'",
-        days_ago(backend, 2)
-    );
-    sea_orm::ConnectionTrait::execute_unprepared(&app.db, &sql)
-        .await
-        .unwrap();
+    for (name, age) in [("old.pdf", 4), ("unexpired.pdf", 2)] {
+        let sql = format!(
+            "UPDATE uploads SET created_at = {} WHERE filename = '{name}'",
+            days_ago(backend, age)
+        );
+        sea_orm::ConnectionTrait::execute_unprepared(&app.db, &sql)
+            .await
+            .unwrap();
+    }
     eventually(
         "the abandoned upload is deleted",
         Duration::from_secs(10),
-        async || crate::helpers::count_rows(&app.db, "uploads").await == 2,
+        async || crate::helpers::count_rows(&app.db, "uploads").await == 3,
     )
     .await;
     assert!(!s3.holds(&keys[0]).await, "its object too");
-    assert!(
-        s3.holds(&keys[1]).await && s3.holds(&ready).await,
-        "the rest is kept"
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        crate::helpers::count_rows(&app.db, "uploads").await,
+        3,
+        "later runs keep the upload whose URL still works"
     );
+    for key in [&keys[1], &keys[2], &ready] {
+        assert!(s3.holds(key).await, "the rest is kept: {key}");
+    }
 }

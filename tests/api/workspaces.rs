@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, json_of};
 
-const ALL_PERMISSIONS: [&str; 7] = [
+const ALL_PERMISSIONS: [&str; 8] = [
     "workspace.delete",
     "workspace.settings.edit",
     "workspace.roles.manage",
@@ -14,6 +14,7 @@ const ALL_PERMISSIONS: [&str; 7] = [
     "workspace.members.remove",
     "workspace.members.change_role",
     "workspace.billing.manage",
+    "workspace.audit.view",
 ];
 
 /// The client's `hashTone`.
@@ -542,4 +543,51 @@ async fn a_refused_body_lists_each_wrong_field_as_the_node_api_does() {
         .unwrap();
     let refused = json_of(not_json).await;
     assert_eq!(refused["error"]["issues"][0]["path"], json!([]));
+}
+
+/// The system keys of the roles of workspace `acme` that hold `permission`.
+async fn holders(app: &TestApp, cookie: &str, permission: &str) -> Vec<String> {
+    let roles = json_of(app.get_as("/v1/workspaces/acme/roles", cookie).await).await;
+    roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|role| {
+            role["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(permission))
+        })
+        .map(|role| role["systemKey"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn migrations_give_existing_owners_and_admins_each_new_permission() {
+    use migration::MigratorTrait;
+    let app = TestApp::spawn().await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    let cookie = &workspace.owner.cookie;
+    for (permission, added_by) in [
+        ("workspace.audit.view", "create_audit_entries"),
+        ("workspace.billing.manage", "create_billing"),
+    ] {
+        assert_eq!(holders(&app, cookie, permission).await, ["OWNER", "ADMIN"]);
+        // As a workspace made before the permission existed, then migrated.
+        let since = migration::Migrator::migrations()
+            .iter()
+            .rev()
+            .position(|step| step.name().contains(added_by))
+            .unwrap() as u32
+            + 1;
+        migration::Migrator::down(&app.db, Some(since))
+            .await
+            .unwrap();
+        assert!(
+            holders(&app, cookie, permission).await.is_empty(),
+            "{permission}"
+        );
+        migration::Migrator::up(&app.db, None).await.unwrap();
+        assert_eq!(holders(&app, cookie, permission).await, ["OWNER", "ADMIN"]);
+    }
 }

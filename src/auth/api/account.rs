@@ -10,15 +10,17 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::password::check_current_password;
+use crate::audit::{Action, Entry};
 use crate::auth::address::EmailAddress;
 use crate::auth::dto::{AuthSession, Status};
 use crate::auth::entities::{account, user};
 use crate::auth::links::{api_link, with_query};
 use crate::auth::origin::{check_callbacks, resolve_optional_callback};
 use crate::auth::password::Password;
-use crate::auth::session::{self, Authenticated};
+use crate::auth::session::{self, Authenticated, CurrentSession};
 use crate::auth::verifications::{self, Purpose};
 use crate::auth::{email_verification, emails, throttle, users};
 use crate::error::{ApiError, AuthResult};
@@ -234,7 +236,7 @@ impl AccountApi {
             check_current_password(&state, req, &current, password).await?;
         }
         if let Some(token) = &body.token {
-            return match delete_with_token(&state, req, &current.user.id, token).await? {
+            return match delete_with_token(&state, req, &current, token).await? {
                 true => Ok(Json(deleted())),
                 false => Err(invalid_token(StatusCode::BAD_REQUEST).into()),
             };
@@ -288,7 +290,7 @@ impl AccountApi {
         >,
     ) -> AuthResult<DeleteCallbackResponse> {
         let callback = resolve_optional_callback(&state.settings, callback_url.0.as_deref())?;
-        let deleted_now = delete_with_token(&state, req, &caller.0.user.id, &token).await?;
+        let deleted_now = delete_with_token(&state, req, &caller.0, &token).await?;
         match (deleted_now, callback) {
             (true, Some(callback)) => Ok(DeleteCallbackResponse::Found(callback)),
             (true, None) => Ok(DeleteCallbackResponse::Deleted(Json(deleted()))),
@@ -446,14 +448,15 @@ fn invalid_token(status: StatusCode) -> ApiError {
     ApiError::new(status, "INVALID_TOKEN", "Invalid token")
 }
 
-/// Deletes `user_id` if `token` is a live delete link for that user; false when it is not.
+/// Deletes the caller's account if `token` is a live delete link for it; false when it is not.
 async fn delete_with_token(
     state: &AppState,
     req: &Request,
-    user_id: &str,
+    caller: &CurrentSession,
     token: &str,
 ) -> Result<bool, ApiError> {
-    let mut change = Change::begin(&state.db).await?;
+    let user_id = caller.user.id.as_str();
+    let mut change = Change::by_caller(state, req, caller).await?;
     let grant =
         verifications::consume::<DeleteGrant>(&*change, Purpose::DeleteAccount, token).await?;
     if grant.is_none_or(|grant| grant.user_id != user_id) {
@@ -461,6 +464,9 @@ async fn delete_with_token(
     }
     users::check_deletable(&*change, user_id).await?;
     users::delete(state, &mut change, user_id).await?;
+    let data = json!({"email": caller.user.email});
+    let entry = Entry::new(Action::AccountDeleted, user_id).with(data);
+    change.audit(entry).await?;
     change.commit(state).await?;
     session::clear_session_cookies(state, req);
     Ok(true)

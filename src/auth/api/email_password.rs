@@ -4,8 +4,11 @@ use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use sea_orm::Set;
+use serde_json::json;
 
+use crate::audit::{self, Action, Actor, Entry};
 use crate::auth::address::EmailAddress;
+use crate::auth::address_mail::{self, AddressMail};
 use crate::auth::cookies::SESSION_TTL;
 use crate::auth::dto::{AuthUser, Status};
 use crate::auth::email_verification::{self, Grant};
@@ -15,7 +18,7 @@ use crate::auth::password::{NewPassword, Password};
 use crate::auth::request_meta::session_origin;
 use crate::auth::session::{self, MaybeAuthenticated};
 use crate::auth::verifications::{self, Purpose};
-use crate::auth::{credentials, emails, password, throttle, users};
+use crate::auth::{credentials, password, throttle, users};
 use crate::error::{ApiError, AuthResult};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
@@ -228,7 +231,7 @@ impl EmailPasswordApi {
     /// Mail a link that verifies an address
     ///
     /// Always `{"status":true}` for a signed-out caller, in the same time whether or not the
-    /// address has an unverified account (the mail goes out after the response). Signed in:
+    /// address has an unverified account (a job looks it up and mails it). Signed in:
     /// 400 `EMAIL_MISMATCH` for another address, 400 `EMAIL_ALREADY_VERIFIED`.
     #[oai(
         path = "/v1/auth/send-verification-email",
@@ -254,18 +257,11 @@ impl EmailPasswordApi {
             }
             Some(current) => current.user,
             None => {
-                let (state, email) = (state.0.clone(), email.clone());
-                let callback = body.0.callback_url.map(Text::into_string);
-                emails::after_response("verification", async move {
-                    let user = users::find_by_email(&state.db, &email).await?;
-                    match user.filter(|user| !user.email_verified) {
-                        Some(user) => {
-                            let callback = callback.as_deref();
-                            email_verification::send_verification(&state, &user, callback).await
-                        }
-                        None => Ok(()),
-                    }
-                });
+                let mail = AddressMail::Verification {
+                    email: email.as_str().to_owned(),
+                    callback: body.0.callback_url.map(Text::into_string),
+                };
+                address_mail::enqueue(&state, &mail).await?;
                 return Ok(Json(Status { status: true }));
             }
         };
@@ -286,13 +282,14 @@ impl EmailPasswordApi {
     async fn verify_email(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         #[oai(validator(max_length = 128))] token: Query<String>,
         #[oai(name = "callbackURL", validator(max_length = 2048))] callback_url: Query<
             Option<String>,
         >,
     ) -> AuthResult<VerifyEmailResponse> {
         let callback = resolve_optional_callback(&state.settings, callback_url.0.as_deref())?;
-        let outcome = apply(&state, &token.0).await?;
+        let outcome = apply(&state, req, &token.0).await?;
         match (outcome, callback) {
             (Ok(_), Some(callback)) => Ok(VerifyEmailResponse::Found(callback)),
             (Ok(user), None) => Ok(VerifyEmailResponse::Verified(Json(EmailVerified {
@@ -316,6 +313,7 @@ impl EmailPasswordApi {
 /// plain verification, `Err(code)` when the link does not work.
 async fn apply(
     state: &AppState,
+    req: &Request,
     token: &str,
 ) -> Result<Result<Option<Box<AuthUser>>, &'static str>, ApiError> {
     let txn = crate::db::begin_write(&state.db)
@@ -340,11 +338,16 @@ async fn apply(
             if users::find_by_email(&txn, &new_email).await?.is_some() {
                 return Ok(Err("USER_ALREADY_EXISTS"));
             }
+            let previous = user.email.clone();
             let mut active: crate::auth::entities::user::ActiveModel = user.into();
             active.email = Set(new_email.as_str().to_owned());
             active.email_verified = Set(true);
             active.updated_at = Set(chrono::Utc::now());
             let user = users::save(&txn, active, StatusCode::BAD_REQUEST).await?;
+            let actor = Actor::user(&state.settings, req, &user.id);
+            let data = json!({"previous": previous, "current": user.email});
+            let entry = Entry::new(Action::EmailChanged, &user.id).with(data);
+            audit::record(&txn, &actor, entry).await?;
             Some(Box::new(AuthUser::from(&user)))
         }
     };

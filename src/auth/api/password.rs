@@ -7,8 +7,11 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{Object, OpenApi, payload::Json};
 use sea_orm::{ColumnTrait, ConnectionTrait};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use crate::audit::{self, Action, Actor, Entry};
 use crate::auth::address::EmailAddress;
+use crate::auth::address_mail::{self, AddressMail};
 use crate::auth::dto::{AuthUser, Status};
 use crate::auth::entities::{session as sessions, user};
 use crate::auth::links::{Redirect, api_link, with_query};
@@ -104,7 +107,7 @@ impl PasswordApi {
     /// Mail a password-reset link
     ///
     /// Always the same answer, whether or not the address has an account, and in the same
-    /// time: the mail is sent after the response. Rate-limited per IP and per address.
+    /// time: a job looks the account up and mails it. Rate-limited per IP and per address.
     #[oai(
         path = "/v1/auth/request-password-reset",
         method = "post",
@@ -119,11 +122,11 @@ impl PasswordApi {
         let email = &body.email;
         check_callbacks(&state.settings, [body.redirect_to.as_deref()])?;
         throttle::check(&state, req, throttle::MAIL, email).await?;
-        let (state, email) = (state.0.clone(), email.clone());
-        let redirect_to = body.0.redirect_to.map(Text::into_string);
-        emails::after_response("password reset", async move {
-            mail_reset_link(&state, &email, redirect_to.as_deref()).await
-        });
+        let mail = AddressMail::PasswordReset {
+            email: email.as_str().to_owned(),
+            redirect_to: body.0.redirect_to.map(Text::into_string),
+        };
+        address_mail::enqueue(&state, &mail).await?;
         Ok(Json(ResetRequested {
             status: true,
             message: "If this email exists in our system, check your email for the reset link"
@@ -171,6 +174,7 @@ impl PasswordApi {
     async fn reset(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         #[oai(name = "token", validator(max_length = 128))] query_token: Query<Option<String>>,
         body: Json<ResetWithToken>,
     ) -> AuthResult<Json<Status>> {
@@ -197,6 +201,8 @@ impl PasswordApi {
             .ok_or_else(invalid)?;
         credentials::set_hash(&txn, &user.id, hash).await?;
         session::revoke_where(&txn, sessions::Column::UserId.eq(&user.id)).await?;
+        let actor = Actor::user(&state.settings, req, &user.id);
+        audit::record(&txn, &actor, Entry::new(Action::PasswordReset, &user.id)).await?;
         if !user.email_verified {
             users::mark_verified(&txn, user).await?;
         }
@@ -238,6 +244,10 @@ impl PasswordApi {
             }
             _ => None,
         };
+        let actor = Actor::caller(&state.settings, req, &current);
+        let data = json!({"otherSessionsRevoked": token.is_some()});
+        let entry = Entry::new(Action::PasswordChanged, &current.user.id).with(data);
+        audit::record(&txn, &actor, entry).await?;
         txn.commit().await.map_err(ApiError::internal)?;
         if let Some(token) = &token {
             session::set_session_cookie(&state, req, token);
@@ -273,7 +283,7 @@ impl PasswordApi {
 }
 
 /// Mails a reset link to the account of `email`, if there is one.
-async fn mail_reset_link(
+pub(crate) async fn mail_reset_link(
     state: &AppState,
     email: &EmailAddress,
     redirect_to: Option<&str>,

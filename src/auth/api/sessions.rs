@@ -3,17 +3,20 @@ use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use sea_orm::{ColumnTrait, Condition};
+use serde_json::json;
 
+use crate::audit::{Action, Entry};
 use crate::auth::dto::{AuthSession, AuthUser, SessionWithUser, Status, Success};
 use crate::auth::entities::session as sessions;
-use crate::auth::session::{self, Authenticated, MaybeAuthenticated};
+use crate::auth::session::{self, Authenticated, CurrentSession, MaybeAuthenticated};
 use crate::auth::tokens::hash_token;
-use crate::error::AuthResult;
+use crate::error::{ApiResult, AuthResult};
 use crate::http::nullable::Nullable;
 use crate::http::pagination::{PageRequest, Paged};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
+use crate::workspaces::events::Change;
 
 #[derive(Default)]
 pub struct SessionsApi;
@@ -100,6 +103,7 @@ impl SessionsApi {
     async fn revoke_session(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<RevokeSessionRequest>,
     ) -> AuthResult<Json<Status>> {
@@ -109,7 +113,7 @@ impl SessionsApi {
         let own = Condition::all()
             .add(sessions::Column::UserId.eq(&caller.0.user.id))
             .add(matches);
-        session::revoke_where(&state.db, own).await?;
+        revoke(&state, req, &caller.0, own, "one").await?;
         Ok(Json(Status { status: true }))
     }
 
@@ -126,7 +130,7 @@ impl SessionsApi {
         caller: Authenticated,
     ) -> AuthResult<Json<Status>> {
         let everywhere = session::of_user_or_opened_by(&caller.0.user.id);
-        session::revoke_where(&state.db, everywhere).await?;
+        revoke(&state, req, &caller.0, everywhere, "all").await?;
         session::clear_session_cookies(&state, req);
         Ok(Json(Status { status: true }))
     }
@@ -140,13 +144,30 @@ impl SessionsApi {
     async fn revoke_other_sessions(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
     ) -> AuthResult<Json<Status>> {
         let current = caller.0;
         let others = Condition::all()
             .add(sessions::Column::UserId.eq(&current.user.id))
             .add(sessions::Column::Id.ne(&current.session.id));
-        session::revoke_where(&state.db, others).await?;
+        revoke(&state, req, &current, others, "others").await?;
         Ok(Json(Status { status: true }))
     }
+}
+
+/// Ends the caller's sessions matching `condition`, recording which (`scope`) in the audit
+/// log.
+async fn revoke(
+    state: &AppState,
+    req: &Request,
+    caller: &CurrentSession,
+    condition: Condition,
+    scope: &str,
+) -> ApiResult<()> {
+    let change = Change::by_caller(state, req, caller).await?;
+    session::revoke_where(&*change, condition).await?;
+    let entry = Entry::new(Action::SessionsRevoked, &caller.user.id);
+    change.audit(entry.with(json!({"scope": scope}))).await?;
+    change.commit(state).await
 }

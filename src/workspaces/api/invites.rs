@@ -73,7 +73,7 @@ impl InvitesApi {
         caller: Authenticated,
         slug: Path<String>,
     ) -> ApiResult<InviteCreated> {
-        let change = Change::begin(&state.db).await?;
+        let change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::MembersInvite)?;
         let workspace_id = &access.workspace.id;
@@ -97,7 +97,7 @@ impl InvitesApi {
         let role_id = role.as_ref().map(|role| role.id.clone());
         let ttl = state.settings.auth.invite_ttl;
         let issued = invites::issue(
-            &*change,
+            &change,
             workspace_id,
             &access.me.id,
             &body.email,
@@ -160,9 +160,11 @@ impl InvitesApi {
         slug: Path<String>,
         #[oai(name = "inviteId")] invite_id: Path<InviteId>,
     ) -> ApiResult<Done> {
-        let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
+        let change = Change::by_caller(&state, req, &caller.0).await?;
+        let access = Access::resolve(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::MembersInvite)?;
-        invites::revoke(&state.db, &access.workspace.id, invite_id.as_str()).await?;
+        invites::revoke(&change, &access.workspace.id, invite_id.as_str()).await?;
+        change.commit(&state).await?;
         Ok(Done::NoContent)
     }
 
@@ -179,7 +181,7 @@ impl InvitesApi {
         body: Json<Acceptance>,
         caller: Authenticated,
     ) -> ApiResult<Json<Accepted>> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let (workspace, member) = invites::accept(&mut change, &caller.0.user, &body.token).await?;
         change.commit(&state).await?;
         RequestContext::record_workspace(req, &workspace.slug);

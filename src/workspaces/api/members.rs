@@ -74,7 +74,7 @@ impl MembersApi {
         slug: Path<String>,
         #[oai(name = "memberId")] member_id: Path<MemberId>,
     ) -> ApiResult<Done> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::MembersRemove)?;
         members::remove(&mut change, &access, member_id.as_str()).await?;
@@ -98,7 +98,7 @@ impl MembersApi {
         slug: Path<String>,
         #[oai(name = "memberId")] member_id: Path<MemberId>,
     ) -> ApiResult<Done> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::MembersChangeRole)?;
         members::change_role(

@@ -96,7 +96,7 @@ impl RolesApi {
         caller: Authenticated,
         slug: Path<String>,
     ) -> ApiResult<RoleCreated> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::RolesManage)?;
         let permissions = names(&body.permissions);
@@ -126,7 +126,7 @@ impl RolesApi {
         slug: Path<String>,
         #[oai(name = "roleId")] role_id: Path<RoleId>,
     ) -> ApiResult<Json<RoleDto>> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::RolesManage)?;
         let role = roles::find(&*change, &access.workspace.id, role_id.as_str()).await?;
@@ -159,7 +159,7 @@ impl RolesApi {
         slug: Path<String>,
         #[oai(name = "roleId")] role_id: Path<RoleId>,
     ) -> ApiResult<Done> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::RolesManage)?;
         let role = roles::find(&*change, &access.workspace.id, role_id.as_str()).await?;

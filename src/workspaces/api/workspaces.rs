@@ -105,7 +105,7 @@ impl WorkspacesApi {
         body: Json<NewWorkspace>,
         caller: Authenticated,
     ) -> ApiResult<Opened> {
-        let owner = caller.0.user;
+        let owner = &caller.0.user;
         let name = service::clean_name(&body.name);
         if name.is_empty() {
             return Err(ApiError::validation("name must not be blank"));
@@ -115,12 +115,12 @@ impl WorkspacesApi {
         spend(state.rate_limiter.as_ref(), &key, OPENED_PER_HOUR).await?;
         let emails = body.0.invites.unwrap_or_default();
         let ttl = state.settings.auth.invite_ttl;
-        let mut change = Change::begin(&state.db).await?;
-        let opened = service::open(&mut change, &owner, name, slug, &emails, ttl).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
+        let opened = service::open(&mut change, owner, name, slug, &emails, ttl).await?;
         for issued in &opened.invites {
             let workspace = &opened.workspace;
             match invites::throttle(&state, &workspace.id, &issued.invite.email).await {
-                Ok(()) => invites::send(&state, &change, workspace, &owner, issued).await?,
+                Ok(()) => invites::send(&state, &change, workspace, owner, issued).await?,
                 Err(err) => {
                     tracing::warn!(invite_id = %issued.invite.id, error = %err, "invitation not mailed");
                 }
@@ -179,7 +179,7 @@ impl WorkspacesApi {
         caller: Authenticated,
         slug: Path<String>,
     ) -> ApiResult<Json<WorkspaceDto>> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::SettingsEdit)?;
         let body = body.0;
@@ -205,7 +205,7 @@ impl WorkspacesApi {
         caller: Authenticated,
         slug: Path<String>,
     ) -> ApiResult<Done> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         members::leave(&mut change, &access).await?;
         change.commit(&state).await?;
@@ -227,7 +227,7 @@ impl WorkspacesApi {
         caller: Authenticated,
         slug: Path<String>,
     ) -> ApiResult<Json<WorkspaceDto>> {
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         let target = body.member_id.as_str();
         let workspace =
@@ -253,7 +253,7 @@ impl WorkspacesApi {
         let access = Access::resolve(&state.db, req, &caller.0, &slug).await?;
         access.require(Permission::Delete)?;
         crate::billing::end_subscription(&state, &access.workspace.id).await?;
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller.0).await?;
         let access = Access::resolve_locked(&*change, req, &caller.0, &slug).await?;
         access.require(Permission::Delete)?;
         crate::uploads::forget_workspace(&state, &change, &access.workspace.id).await?;

@@ -8,6 +8,7 @@ use sea_orm::ColumnTrait;
 use secrecy::ExposeSecret;
 
 use super::{UserRef, bad_request, require, target};
+use crate::audit::{Action, Entry};
 use crate::auth::dto::{AuthSession, AuthUser, SessionWithUser};
 use crate::auth::entities::session as sessions;
 use crate::auth::request_meta::session_origin;
@@ -17,6 +18,7 @@ use crate::auth::{cookies, permissions};
 use crate::error::{ApiError, AuthResult};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
+use crate::workspaces::events::Change;
 
 /// An impersonation ends by itself after an hour, and never slides.
 pub const IMPERSONATION_TTL: Duration = Duration::from_secs(60 * 60);
@@ -81,8 +83,13 @@ impl ImpersonationApi {
         }
         let mut origin = session_origin(&state.settings, req);
         origin.impersonated_by = Some(caller.user.id.clone());
+        let change = Change::by_caller(&state, req, &caller).await?;
         let (opened, token) =
-            session::create_for(&state.db, &user.id, origin, IMPERSONATION_TTL).await?;
+            session::create_for(&*change, &user.id, origin, IMPERSONATION_TTL).await?;
+        change
+            .audit(Entry::new(Action::ImpersonationStarted, &user.id))
+            .await?;
+        change.commit(&state).await?;
 
         let settings = &state.settings;
         let secret = settings.auth_secret.expose_secret().as_bytes();
@@ -130,7 +137,12 @@ impl ImpersonationApi {
             .await?
             .filter(|(found, _)| found.user_id == admin_id && found.expires_at > chrono::Utc::now())
             .ok_or_else(not_found)?;
-        session::revoke_where(&state.db, sessions::Column::Id.eq(&caller.session.id)).await?;
+        let change = Change::by_caller(&state, req, &caller).await?;
+        session::revoke_where(&*change, sessions::Column::Id.eq(&caller.session.id)).await?;
+        change
+            .audit(Entry::new(Action::ImpersonationStopped, &caller.user.id))
+            .await?;
+        change.commit(&state).await?;
 
         let settings = &state.settings;
         session::set_session_cookie(&state, req, &admin_token);

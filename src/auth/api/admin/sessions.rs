@@ -1,8 +1,10 @@
+use poem::Request;
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use sea_orm::{ColumnTrait, Condition};
 
 use super::{UserRef, require};
+use crate::audit::{Action, Entry};
 use crate::auth::dto::{AuthSession, Success};
 use crate::auth::entities::session as sessions;
 use crate::auth::session::{self, Authenticated};
@@ -12,6 +14,7 @@ use crate::http::pagination::PageRequest;
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
+use crate::workspaces::events::Change;
 
 #[derive(Default)]
 pub struct AdminSessionsApi;
@@ -109,15 +112,18 @@ impl AdminSessionsApi {
     async fn revoke_user_sessions(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<UserRef>,
     ) -> AuthResult<Json<Success>> {
         require(&caller.0, "session", "revoke", NOT_ALLOWED_TO_REVOKE)?;
-        session::revoke_where(
-            &state.db,
-            session::of_user_or_opened_by(body.user_id.as_str()),
-        )
-        .await?;
+        let user_id = body.user_id.as_str();
+        let change = Change::by_caller(&state, req, &caller.0).await?;
+        session::revoke_where(&*change, session::of_user_or_opened_by(user_id)).await?;
+        change
+            .audit(Entry::new(Action::UserSessionsRevoked, user_id))
+            .await?;
+        change.commit(&state).await?;
         Ok(Json(Success { success: true }))
     }
 }

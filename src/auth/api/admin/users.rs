@@ -1,14 +1,17 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use poem::Request;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use sea_orm::{ActiveModelTrait, Set};
+use serde_json::json;
 
 use super::{UserRef, UserResult, bad_request, require, target};
+use crate::audit::{Action, Entry};
 use crate::auth::address::EmailAddress;
 use crate::auth::dto::{AuthUser, Status};
 use crate::auth::entities::user;
@@ -19,6 +22,7 @@ use crate::error::{ApiError, AuthResult};
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
 use crate::state::AppState;
+use crate::time::iso;
 use crate::workspaces::events::Change;
 
 #[derive(Default)]
@@ -164,6 +168,7 @@ impl AdminUsersApi {
     async fn create_user(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<CreateUser>,
     ) -> AuthResult<Json<UserResult>> {
@@ -187,9 +192,7 @@ impl AdminUsersApi {
             email_verified: None,
             image: None,
         });
-        let txn = crate::db::begin_write(&state.db)
-            .await
-            .map_err(ApiError::internal)?;
+        let change = Change::by_caller(&state, req, &caller.0).await?;
         let new = users::NewUser {
             email,
             name: body.name.trim(),
@@ -197,11 +200,16 @@ impl AdminUsersApi {
             email_verified: data.email_verified.unwrap_or(false),
             role: &role,
         };
-        let user = users::create(&txn, new, StatusCode::BAD_REQUEST).await?;
+        let user = users::create(&*change, new, StatusCode::BAD_REQUEST).await?;
+        let with_password = hash.is_some();
         if let Some(hash) = hash {
-            credentials::set_hash(&txn, &user.id, hash).await?;
+            credentials::set_hash(&*change, &user.id, hash).await?;
         }
-        txn.commit().await.map_err(ApiError::internal)?;
+        let data = json!({"email": user.email, "role": user.role, "withPassword": with_password});
+        change
+            .audit(Entry::new(Action::UserCreated, &user.id).with(data))
+            .await?;
+        change.commit(&state).await?;
         Ok(Json(UserResult::from(&user)))
     }
 
@@ -217,6 +225,7 @@ impl AdminUsersApi {
     async fn update_user(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<UpdateUser>,
     ) -> AuthResult<Json<AuthUser>> {
@@ -272,11 +281,27 @@ impl AdminUsersApi {
         if !active.is_changed() {
             return Err(bad_request("NO_DATA_TO_UPDATE", "No data to update").into());
         }
+        let fields: Vec<&str> = [
+            ("name", active.name.is_set()),
+            ("image", active.image.is_set()),
+            ("emailVerified", active.email_verified.is_set()),
+            ("role", active.role.is_set()),
+            ("email", active.email.is_set()),
+        ]
+        .into_iter()
+        .filter_map(|(field, set)| set.then_some(field))
+        .collect();
         active.updated_at = Set(Utc::now());
-        let user = users::save(&state.db, active, StatusCode::BAD_REQUEST).await?;
+        let change = Change::by_caller(&state, req, &caller).await?;
+        let user = users::save(&*change, active, StatusCode::BAD_REQUEST).await?;
         if changes.role.is_some() {
-            session::end_lapsed_impersonations(&state.db, &user).await?;
+            session::end_lapsed_impersonations(&*change, &user).await?;
         }
+        let data = json!({"fields": fields, "role": user.role, "email": user.email});
+        change
+            .audit(Entry::new(Action::UserUpdated, &user.id).with(data))
+            .await?;
+        change.commit(&state).await?;
         Ok(Json(AuthUser::from(&user)))
     }
 
@@ -289,6 +314,7 @@ impl AdminUsersApi {
     async fn set_role(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<SetRole>,
     ) -> AuthResult<Json<UserResult>> {
@@ -299,11 +325,19 @@ impl AdminUsersApi {
             "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE",
         )?;
         let role = parse_role(&body.role)?;
-        let mut active: user::ActiveModel = target(&state.db, &body.user_id).await?.into();
+        let change = Change::by_caller(&state, req, &caller.0).await?;
+        let before = target(&*change, &body.user_id).await?;
+        let previous = before.role.clone();
+        let mut active: user::ActiveModel = before.into();
         active.role = Set(role);
         active.updated_at = Set(Utc::now());
-        let user = active.update(&state.db).await.map_err(ApiError::internal)?;
-        session::end_lapsed_impersonations(&state.db, &user).await?;
+        let user = active.update(&*change).await.map_err(ApiError::internal)?;
+        session::end_lapsed_impersonations(&*change, &user).await?;
+        let data = json!({"previous": previous, "current": user.role});
+        change
+            .audit(Entry::new(Action::UserRoleSet, &user.id).with(data))
+            .await?;
+        change.commit(&state).await?;
         Ok(Json(UserResult::from(&user)))
     }
 
@@ -316,6 +350,7 @@ impl AdminUsersApi {
     async fn set_user_password(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<SetPassword>,
     ) -> AuthResult<Json<Status>> {
@@ -328,7 +363,12 @@ impl AdminUsersApi {
         let chosen = body.new_password.checked()?;
         let user = target(&state.db, &body.user_id).await?;
         let hash = password::hash(chosen).await?;
-        credentials::set_hash(&state.db, &user.id, hash).await?;
+        let change = Change::by_caller(&state, req, &caller.0).await?;
+        credentials::set_hash(&*change, &user.id, hash).await?;
+        change
+            .audit(Entry::new(Action::UserPasswordSet, &user.id))
+            .await?;
+        change.commit(&state).await?;
         Ok(Json(Status { status: true }))
     }
 
@@ -344,6 +384,7 @@ impl AdminUsersApi {
     async fn ban_user(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<BanUser>,
     ) -> AuthResult<Json<UserResult>> {
@@ -352,10 +393,8 @@ impl AdminUsersApi {
         if body.user_id.as_str() == caller.user.id {
             return Err(bad_request("YOU_CANNOT_BAN_YOURSELF", "You cannot ban yourself").into());
         }
-        let txn = crate::db::begin_write(&state.db)
-            .await
-            .map_err(ApiError::internal)?;
-        let mut active: user::ActiveModel = target(&txn, &body.user_id).await?.into();
+        let change = Change::by_caller(&state, req, &caller).await?;
+        let mut active: user::ActiveModel = target(&*change, &body.user_id).await?.into();
         let now = Utc::now();
         active.banned = Set(true);
         active.ban_reason = Set(Some(
@@ -367,9 +406,13 @@ impl AdminUsersApi {
             .ban_expires_in
             .map(|seconds| now + chrono::Duration::seconds(seconds)));
         active.updated_at = Set(now);
-        let user = active.update(&txn).await.map_err(ApiError::internal)?;
-        session::revoke_where(&txn, session::of_user_or_opened_by(&user.id)).await?;
-        txn.commit().await.map_err(ApiError::internal)?;
+        let user = active.update(&*change).await.map_err(ApiError::internal)?;
+        session::revoke_where(&*change, session::of_user_or_opened_by(&user.id)).await?;
+        let data = json!({"reason": user.ban_reason, "expiresAt": user.ban_expires.map(iso)});
+        change
+            .audit(Entry::new(Action::UserBanned, &user.id).with(data))
+            .await?;
+        change.commit(&state).await?;
         Ok(Json(UserResult::from(&user)))
     }
 
@@ -382,16 +425,22 @@ impl AdminUsersApi {
     async fn unban_user(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<UserRef>,
     ) -> AuthResult<Json<UserResult>> {
         require(&caller.0, "user", "ban", "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS")?;
-        let mut active: user::ActiveModel = target(&state.db, &body.user_id).await?.into();
+        let change = Change::by_caller(&state, req, &caller.0).await?;
+        let mut active: user::ActiveModel = target(&*change, &body.user_id).await?.into();
         active.banned = Set(false);
         active.ban_reason = Set(None);
         active.ban_expires = Set(None);
         active.updated_at = Set(Utc::now());
-        let user = active.update(&state.db).await.map_err(ApiError::internal)?;
+        let user = active.update(&*change).await.map_err(ApiError::internal)?;
+        change
+            .audit(Entry::new(Action::UserUnbanned, &user.id))
+            .await?;
+        change.commit(&state).await?;
         Ok(Json(UserResult::from(&user)))
     }
 
@@ -406,6 +455,7 @@ impl AdminUsersApi {
     async fn remove_user(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<UserRef>,
     ) -> AuthResult<Json<crate::auth::dto::Success>> {
@@ -422,9 +472,13 @@ impl AdminUsersApi {
             );
         }
         let user = target(&state.db, &body.user_id).await?;
-        let mut change = Change::begin(&state.db).await?;
+        let mut change = Change::by_caller(&state, req, &caller).await?;
         users::check_deletable(&*change, &user.id).await?;
         users::delete(&state, &mut change, &user.id).await?;
+        let data = json!({"email": user.email});
+        change
+            .audit(Entry::new(Action::UserRemoved, &user.id).with(data))
+            .await?;
         change.commit(&state).await?;
         Ok(Json(crate::auth::dto::Success { success: true }))
     }
