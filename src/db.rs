@@ -97,6 +97,23 @@ pub async fn connection_room(db: &DatabaseConnection) -> Result<Option<Connectio
     }))
 }
 
+/// This process's pool: connections in use, idle, and the most it opens.
+pub fn pool_usage(db: &DatabaseConnection) -> Option<(u32, u32, u32)> {
+    fn usage<D: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<D>) -> (u32, u32, u32) {
+        let (size, idle) = (pool.size(), pool.num_idle() as u32);
+        (
+            size.saturating_sub(idle),
+            idle,
+            pool.options().get_max_connections(),
+        )
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => Some(usage(db.get_postgres_connection_pool())),
+        DbBackend::Sqlite => Some(usage(db.get_sqlite_connection_pool())),
+        _ => None,
+    }
+}
+
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     match db.get_database_backend() {
         DbBackend::Postgres => "postgres",

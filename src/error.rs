@@ -134,6 +134,7 @@ impl ApiError {
             && is_unreachable(db_err)
         {
             tracing::warn!(error = %cause, "database unavailable");
+            metrics::counter!("db_unavailable_total").increment(1);
             return Self {
                 retry_after: Some(DATABASE_RETRY_AFTER_SECS),
                 ..Self::new(

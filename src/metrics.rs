@@ -8,6 +8,8 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::http::Method;
 
+use crate::state::AppState;
+
 const REQUEST_SECONDS: &str = "http_request_duration_seconds";
 /// 1 ms to 10 s: the API answers most requests in a few milliseconds.
 const REQUEST_BUCKETS: [f64; 12] = [
@@ -54,17 +56,45 @@ pub fn record_request(method: &Method, route: &str, status: u16, elapsed: Durati
         .record(elapsed.as_secs_f64());
 }
 
+/// Reads what is measured when scraped (the database pool, the job queue's depth, realtime
+/// cut-offs), then renders every series.
+pub async fn scrape(state: &AppState, handle: &PrometheusHandle) -> String {
+    if let Some((in_use, idle, max)) = crate::db::pool_usage(&state.db) {
+        metrics::gauge!("db_pool_connections", "state" => "in_use").set(in_use as f64);
+        metrics::gauge!("db_pool_connections", "state" => "idle").set(idle as f64);
+        metrics::gauge!("db_pool_max_connections").set(max as f64);
+    }
+    match state.capabilities.jobs.counts().await {
+        Ok(counts) => {
+            for (name, count) in [
+                ("pending", counts.pending),
+                ("running", counts.running),
+                ("failed", counts.failed),
+            ] {
+                metrics::gauge!("jobs_queue_depth", "state" => name).set(count as f64);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "metrics: the job queue's depth is unknown"),
+    }
+    metrics::counter!("realtime_subscribers_cut_off_total").absolute(state.realtime.hub.cut_off());
+    handle.render()
+}
+
 /// Serves `/metrics` alone on `port`, on every interface (the platform's private network
 /// scrapes it; only the main port is published), until the task is aborted.
 pub async fn serve_private(
     port: u16,
+    state: AppState,
     handle: PrometheusHandle,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use poem::listener::{Acceptor, Listener, TcpListener};
 
     let acceptor = TcpListener::bind(("0.0.0.0", port)).into_acceptor().await?;
     let bound = acceptor.local_addr();
-    let render = poem::endpoint::make_sync(move |_| handle.render());
+    let render = poem::endpoint::make(move |_| {
+        let (state, handle) = (state.clone(), handle.clone());
+        async move { scrape(&state, &handle).await }
+    });
     let app = poem::Route::new().at("/metrics", poem::get(render));
     Ok(tokio::spawn(async move {
         if let Err(err) = poem::Server::new_with_acceptor(acceptor).run(app).await {

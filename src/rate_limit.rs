@@ -29,10 +29,12 @@ pub trait RateLimiter: Send + Sync + 'static {
 
 /// Counts a hit on `key`; 429 with `Retry-After` once `limit` is spent.
 pub async fn spend(limiter: &dyn RateLimiter, key: &str, limit: Limit) -> ApiResult<()> {
-    limiter
-        .hit(key, limit)
-        .await
-        .map_err(|retry_after| ApiError::too_many_requests(retry_after.as_secs()))
+    limiter.hit(key, limit).await.map_err(|retry_after| {
+        // The budget is the key's first part (`invite`, `auth-mail`…), never the caller.
+        let budget = key.split(':').next().unwrap_or_default().to_owned();
+        metrics::counter!("rate_limit_refusals_total", "budget" => budget).increment(1);
+        ApiError::too_many_requests(retry_after.as_secs())
+    })
 }
 
 /// Counts in this process only: limits are per instance.

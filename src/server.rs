@@ -92,7 +92,9 @@ pub async fn serve(
     let worker = (state.settings.jobs.work_in_process || !state.capabilities.jobs.durable())
         .then(|| crate::jobs::start_worker(&state));
     let private_metrics = match (state.settings.metrics.port, state.metrics.clone()) {
-        (Some(port), Some(handle)) => Some(crate::metrics::serve_private(port, handle).await?),
+        (Some(port), Some(handle)) => {
+            Some(crate::metrics::serve_private(port, state.clone(), handle).await?)
+        }
         _ => None,
     };
     let deadline = Arc::new(OnceLock::new());

@@ -47,7 +47,14 @@ pub fn send_handler(mailer: Arc<dyn Mailer>) -> Handler {
     Handler::typed(SEND_JOB, move |_, mail: Email| {
         let mailer = mailer.clone();
         async move {
-            mailer.send(mail).await.map_err(|err| match err {
+            let sent = mailer.send(mail).await;
+            let outcome = match &sent {
+                Ok(()) => "sent",
+                Err(MailError::Unreachable(_)) => "unreachable",
+                Err(MailError::Rejected(_)) => "rejected",
+            };
+            metrics::counter!("email_sends_total", "outcome" => outcome).increment(1);
+            sent.map_err(|err| match err {
                 MailError::Unreachable(_) => JobError::retry(err),
                 MailError::Rejected(_) => JobError::permanent(err),
             })

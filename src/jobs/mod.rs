@@ -6,7 +6,7 @@ pub mod cli;
 
 use std::sync::Arc;
 
-use orbit_jobs::{NewJob, Registry, Worker, WorkerOptions};
+use orbit_jobs::{Enqueued, NewJob, Registry, Worker, WorkerOptions};
 use sea_orm::DatabaseTransaction;
 
 use crate::error::{ApiError, ApiResult};
@@ -42,12 +42,11 @@ pub fn registry(state: &AppState) -> Registry {
 
 /// Enqueues `job` in `tx`: it runs once `tx` commits.
 pub async fn enqueue(state: &AppState, tx: &DatabaseTransaction, job: NewJob) -> ApiResult<()> {
-    state
-        .capabilities
-        .jobs
-        .enqueue(tx, job)
-        .await
-        .map_err(ApiError::internal)?;
+    let name = job.name.clone();
+    let enqueued = state.capabilities.jobs.enqueue(tx, job).await;
+    if let Enqueued::Created(_) = enqueued.map_err(ApiError::internal)? {
+        metrics::counter!("jobs_enqueued_total", "job" => name).increment(1);
+    }
     Ok(())
 }
 

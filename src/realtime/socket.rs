@@ -125,7 +125,24 @@ async fn authorize(
     }
 }
 
+/// Counts a socket in `realtime_open_websockets` while it lives.
+struct OpenSocket;
+
+impl OpenSocket {
+    fn count() -> Self {
+        metrics::gauge!("realtime_open_websockets").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        metrics::gauge!("realtime_open_websockets").decrement(1.0);
+    }
+}
+
 async fn serve(state: AppState, socket: WebSocketStream, member: Member) {
+    let _open = OpenSocket::count();
     let (mut sink, mut stream) = socket.split();
     let realtime = &state.realtime;
     let channels = vec![

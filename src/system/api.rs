@@ -147,7 +147,7 @@ impl SystemApi {
         if presented != Some(hash_token(token.expose_secret())) {
             return Err(ApiError::unauthorized());
         }
-        Ok(PlainText(handle.render()))
+        Ok(PlainText(crate::metrics::scrape(&state, handle).await))
     }
 
     /// Readiness

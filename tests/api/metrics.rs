@@ -1,7 +1,11 @@
 //! Prometheus metrics: off by default, behind `METRICS_TOKEN` on the main port or alone on the
 //! private `METRICS_PORT`; request counters move, labelled by route template.
 
+use reqwest::Method;
+use serde_json::json;
+
 use crate::helpers::{TestApp, error_code, free_port};
+use crate::realtime::connect_to;
 
 const TOKEN: &str = "metrics-token-0123456789";
 
@@ -13,18 +17,25 @@ async fn scrape(app: &TestApp, bearer: Option<&str>) -> reqwest::Response {
     request.send().await.unwrap()
 }
 
-/// The value of the `http_requests_total` series with these labels (0 before its first count).
-fn requests_total(text: &str, method: &str, route: &str, status: &str) -> f64 {
-    let labels = [
-        format!("method=\"{method}\""),
-        format!("route=\"{route}\""),
-        format!("status=\"{status}\""),
-    ];
+/// The value of the series `name` with these labels (0 before its first count).
+fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(label, value)| format!("{label}=\"{value}\""))
+        .collect();
     text.lines()
-        .filter(|line| line.starts_with("http_requests_total{"))
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
         .find(|line| labels.iter().all(|label| line.contains(label.as_str())))
         .and_then(|line| line.rsplit(' ').next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+fn requests_total(text: &str, method: &str, route: &str, status: &str) -> f64 {
+    let labels = [("method", method), ("route", route), ("status", status)];
+    series(text, "http_requests_total", &labels)
 }
 
 #[tokio::test]
@@ -97,4 +108,62 @@ async fn a_metrics_port_serves_them_and_the_public_port_does_not() {
         .unwrap();
     assert_eq!(private.status(), 200);
     assert!(private.text().await.unwrap().contains("orbit_build_info"));
+}
+
+#[tokio::test]
+async fn mails_jobs_refusals_sockets_and_the_pool_are_measured() {
+    let app = TestApp::spawn_with(&[("METRICS_TOKEN", TOKEN)]).await;
+    let workspace = app.open_workspace("ada@example.com", "acme").await;
+    app.jobs_idle().await;
+    let text = scrape(&app, Some(TOKEN)).await.text().await.unwrap();
+    let mail_job = [("job", "email.send")];
+    assert!(
+        series(&text, "jobs_enqueued_total", &mail_job) >= 1.0,
+        "{text}"
+    );
+    let ran = [("job", "email.send"), ("outcome", "succeeded")];
+    assert!(series(&text, "jobs_runs_total", &ran) >= 1.0, "{text}");
+    assert!(series(&text, "email_sends_total", &[("outcome", "sent")]) >= 1.0);
+    assert_eq!(
+        series(&text, "jobs_queue_depth", &[("state", "failed")]),
+        0.0
+    );
+    assert!(text.contains("jobs_queue_depth{state=\"pending\"}"));
+    assert!(series(&text, "db_pool_max_connections", &[]) >= 1.0);
+    assert!(text.contains("db_pool_connections{state=\"idle\"}"));
+    assert!(text.contains("realtime_subscribers_cut_off_total 0"));
+
+    // Invitations to one address: five per 10 minutes, then 429.
+    let path = "/v1/workspaces/acme/invites";
+    let mut refused = 0;
+    for _ in 0..6 {
+        let body = json!({"email": "guest@example.com"});
+        let response = app
+            .send_as(
+                Method::POST,
+                path,
+                Some(&workspace.owner.cookie),
+                Some(body),
+            )
+            .await;
+        refused += u32::from(response.status() == 429);
+    }
+    assert_eq!(refused, 1);
+    let socket = connect_to(&app.base, "?workspace=acme", Some(&workspace.owner.cookie))
+        .await
+        .unwrap();
+    let text = scrape(&app, Some(TOKEN)).await.text().await.unwrap();
+    let budget = [("budget", "invite")];
+    assert_eq!(series(&text, "rate_limit_refusals_total", &budget), 1.0);
+    assert_eq!(series(&text, "realtime_open_websockets", &[]), 1.0);
+    drop(socket);
+    crate::helpers::eventually(
+        "the closed socket is no longer counted",
+        std::time::Duration::from_secs(5),
+        async || {
+            let text = scrape(&app, Some(TOKEN)).await.text().await.unwrap();
+            series(&text, "realtime_open_websockets", &[]) == 0.0
+        },
+    )
+    .await;
 }

@@ -313,6 +313,13 @@ async fn run_one(shared: &Shared, job: Claimed) {
         .average_micros
         .store((average * 7 + micros) / 8, Ordering::Relaxed);
     let ms = elapsed.as_secs_f64() * 1000.0;
+    let counted = match &outcome {
+        Ok(()) => "succeeded",
+        Err((_, Some(_))) => "retried",
+        Err((_, None)) => "failed",
+    };
+    metrics::counter!("jobs_runs_total", "job" => job.name.clone(), "outcome" => counted)
+        .increment(1);
     match outcome {
         Ok(()) => {
             tracing::info!(job = %job.name, id = %job.id, attempt = job.attempts, ms, outcome = "succeeded", "job run");

@@ -63,6 +63,11 @@ pub enum BusConfig {
     Nats(String),
 }
 
+/// Counts one re-established connection of `backend`'s bus.
+fn count_reconnect(backend: &'static str) {
+    metrics::counter!("realtime_bus_reconnects_total", "backend" => backend).increment(1);
+}
+
 /// Starts a hub on the chosen bus. Buses connect in the background (and reconnect by
 /// themselves): only a malformed URL fails here.
 pub async fn connect(config: BusConfig) -> Result<Arc<Hub>, BusError> {

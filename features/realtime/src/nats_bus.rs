@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,10 +24,21 @@ pub struct NatsBus {
 
 impl NatsBus {
     pub async fn connect(url: &str) -> Result<(Self, Inbox), BusError> {
+        let connected_before = Arc::new(AtomicBool::new(false));
         let client = async_nats::ConnectOptions::new()
             .name("orbit")
             .connection_timeout(Duration::from_secs(5))
             .max_reconnects(None)
+            .event_callback(move |event| {
+                let connected_before = connected_before.clone();
+                async move {
+                    if let async_nats::Event::Connected = event
+                        && connected_before.swap(true, Ordering::Relaxed)
+                    {
+                        crate::count_reconnect("nats");
+                    }
+                }
+            })
             // The app boots (not ready) while NATS is down.
             .retry_on_initial_connect()
             .connect(url)

@@ -65,7 +65,10 @@ async fn receive(
                     return;
                 }
             }
-            Ok(None) => tracing::warn!("realtime: Postgres listener reconnected; messages lost"),
+            Ok(None) => {
+                crate::count_reconnect("postgres");
+                tracing::warn!("realtime: Postgres listener reconnected; messages lost");
+            }
             Err(_) if pool.is_closed() => {
                 // Shutting down: the listener's connection must not hold up the pool's closing.
                 listening.store(false, Ordering::Relaxed);
@@ -80,6 +83,7 @@ async fn receive(
                 };
                 listener = again;
                 listening.store(true, Ordering::Relaxed);
+                crate::count_reconnect("postgres");
                 tracing::info!("realtime: Postgres listener back");
             }
         }

@@ -53,9 +53,17 @@ impl RedisBus {
         });
         let mut pinger = connection.clone();
         tokio::spawn(async move {
+            let mut was_up = true;
             while !keepalive.is_closed() {
                 tokio::time::sleep(KEEPALIVE).await;
-                let _ = redis::cmd("PING").query_async::<()>(&mut pinger).await;
+                let up = redis::cmd("PING")
+                    .query_async::<()>(&mut pinger)
+                    .await
+                    .is_ok();
+                if up && !was_up {
+                    crate::count_reconnect("redis");
+                }
+                was_up = up;
             }
         });
         Ok((Self { connection }, inbox))
