@@ -56,6 +56,8 @@ pool_size=${BENCH_POOL_SIZE:-10}
 sslmode=${BENCH_SSLMODE:-disable}
 # Extra VAR=value settings for the server a bench starts.
 server_env=()
+# Extra VAR=value settings for the next launch_server only (a variant of the same server).
+launch_env=()
 
 # start_postgres_server: a scratch database `orbit_bench_<pid>` on $admin_url, migrated, and
 # the server on a free port in development mode (for the dev routes the benches sign in and
@@ -102,7 +104,7 @@ start_another_instance() {
 # launch_server PORT LOG: the server on PORT with the benches' settings, once /health
 # answers; sets launched_pid.
 launch_server() {
-  (cd "$tmp" && exec env -i PORT="$1" "${server_command[@]}") >"$2" 2>&1 &
+  (cd "$tmp" && exec env -i PORT="$1" "${launch_env[@]}" "${server_command[@]}") >"$2" 2>&1 &
   launched_pid=$!
   wait_for_health "$launched_pid" "$1" "$2"
 }

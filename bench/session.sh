@@ -11,6 +11,10 @@
 # Knobs: ORBIT_BIN (use this binary, skip the build), BENCH_THREADS (2), BENCH_CONNECTIONS (64),
 # BENCH_DURATION (10s), BENCH_POOL_SIZE (DATABASE_POOL_SIZE for the server, 10),
 # BENCH_SSLMODE (disable: TLS over loopback only measures encryption; `prefer` to include it).
+#
+# Then the cost of observing: GET /v1/me again with the server restarted with metrics on
+# (METRICS_TOKEN), and with metrics on and every span exported over OTLP/HTTP to a local sink
+# (bench/otlp-sink.py). Target: each within 5% of the throughput without them.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,4 +48,39 @@ printf '  %-24s %10s req/s   p50 %-8s p99 %s\n' \
   "GET /v1/auth/get-session" "${rps_of[/v1/auth/get-session]}" "${p50_of[/v1/auth/get-session]}" "${p99_of[/v1/auth/get-session]}" \
   "GET /v1/me" "${rps_of[/v1/me]}" "${p50_of[/v1/me]}" "${p99_of[/v1/me]}"
 echo "  get-session target >= 20000 req/s: $verdict"
+echo
+
+# restart_with VAR=value...: the server again on the same database and port, with these.
+restart_with() {
+  stop_server "$server_pid"
+  launch_env=("$@")
+  launch_server "$port" "$tmp/server-observed.log"
+  server_pid=$launched_pid
+}
+
+sink_port=$(free_port)
+python3 "$root/bench/otlp-sink.py" "$sink_port" >"$tmp/sink.log" 2>&1 &
+sink_pid=$!
+trap 'kill "$sink_pid" 2>/dev/null || true; stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+
+declare -A observed
+for variant in off metrics metrics+traces; do
+  case $variant in
+    off) restart_with ;;
+    metrics) restart_with METRICS_TOKEN=bench-metrics-token-0123456789 ;;
+    metrics+traces) restart_with METRICS_TOKEN=bench-metrics-token-0123456789 \
+      OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" ;;
+  esac
+  load /v1/me "$cookie"
+  observed[$variant]=$rps
+done
+spans=$(awk '{ n += $1 } END { print n + 0 }' "$tmp/sink.log")
+echo "== the cost of observing GET /v1/me (restarted server, same database)"
+for variant in off metrics metrics+traces; do
+  awk -v label="$variant" -v value="${observed[$variant]}" -v base="${observed[off]}" 'BEGIN {
+    change = (value - base) / base * 100
+    printf "  %-16s %10s req/s  %+6.1f%%  %s\n", label, value, change, (change >= -5 ? "ok" : "MISSED (target within 5%)")
+  }'
+done
+echo "  spans received by the sink: $spans"
 echo "  server RSS after load: $rss_mb MB"

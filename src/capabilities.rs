@@ -43,6 +43,8 @@ pub struct Capabilities {
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// Whether Prometheus metrics are recorded and served.
     metrics: bool,
+    /// Whether spans are exported to a collector.
+    traces: bool,
     /// The same limiter when it counts in Redis, for the checks.
     shared_limiter: Option<Arc<RedisRateLimiter>>,
 }
@@ -81,6 +83,7 @@ impl Capabilities {
             oauth,
             rate_limiter,
             metrics: settings.metrics.enabled(),
+            traces: settings.traces.is_some(),
             shared_limiter,
         })
     }
@@ -132,6 +135,15 @@ impl Capabilities {
                 },
                 enabled: self.metrics,
                 enable_with: &["METRICS_PORT or METRICS_TOKEN"],
+            },
+            CapabilityStatus {
+                name: "telemetry",
+                backend: match self.traces {
+                    true => "otlp-http",
+                    false => "none",
+                },
+                enabled: self.traces,
+                enable_with: orbit_telemetry::ENABLE_VARS,
             },
             CapabilityStatus {
                 name: "ratelimit",

@@ -6,6 +6,7 @@ use orbit::capabilities::{Capabilities, http_client};
 use orbit::config::{MigrateSettings, Settings};
 use orbit::state::AppState;
 use orbit::{db, openapi, server, telemetry};
+use orbit_telemetry::Exporting;
 use secrecy::ExposeSecret;
 
 /// Orbit API server. With no command, serves the API.
@@ -106,9 +107,9 @@ async fn main() -> ExitCode {
 
 /// Settings, logging, the pool (the embedded SQLite default migrated) and the capabilities:
 /// what serving and working jobs both start from.
-async fn boot() -> anyhow::Result<AppState> {
+async fn boot() -> anyhow::Result<(AppState, Option<Exporting>)> {
     let settings = Settings::from_env()?;
-    telemetry::init(&settings.log);
+    let exporting = telemetry::init(&settings.log, settings.traces.as_ref());
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
@@ -119,11 +120,11 @@ async fn boot() -> anyhow::Result<AppState> {
     }
     let capabilities = Capabilities::connect(&settings, http_client(), &db).await?;
     capabilities.log_boot_table();
-    Ok(AppState::new(settings, db, capabilities))
+    Ok((AppState::new(settings, db, capabilities), exporting))
 }
 
 async fn serve() -> anyhow::Result<()> {
-    let state = boot().await?;
+    let (state, exporting) = boot().await?;
     let settings = &state.settings;
     let (acceptor, addr) = server::bind(([0, 0, 0, 0], settings.port).into()).await?;
     tracing::info!(
@@ -134,12 +135,15 @@ async fn serve() -> anyhow::Result<()> {
         settings.origins.api
     );
     server::serve(acceptor, state, server::shutdown_signal()).await?;
+    if let Some(exporting) = exporting {
+        exporting.shutdown().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
 async fn worker() -> anyhow::Result<()> {
-    let state = boot().await?;
+    let (state, exporting) = boot().await?;
     let worker = orbit::jobs::start_worker(&state);
     tracing::info!(
         backend = state.capabilities.jobs.backend(),
@@ -149,6 +153,9 @@ async fn worker() -> anyhow::Result<()> {
     server::shutdown_signal().await;
     worker.stop(state.settings.shutdown_timeout).await;
     state.db.close().await?;
+    if let Some(exporting) = exporting {
+        exporting.shutdown().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -169,7 +176,7 @@ async fn manage_jobs(action: JobsAction) -> anyhow::Result<()> {
 
 async fn migrate(action: MigrateAction) -> anyhow::Result<()> {
     let settings = MigrateSettings::from_env()?;
-    telemetry::init(&settings.log);
+    telemetry::init(&settings.log, None);
     let db = db::connect(&settings.database).await?;
     let lock = MigrationLock::acquire(&db).await?;
     match action {

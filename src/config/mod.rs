@@ -14,6 +14,7 @@ mod metrics;
 mod oauth;
 mod origins;
 mod realtime;
+mod traces;
 mod uploads;
 
 use std::collections::HashMap;
@@ -85,6 +86,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Where Prometheus metrics are served, if anywhere (`METRICS_PORT`, `METRICS_TOKEN`).
     pub metrics: MetricsSettings,
+    /// Where spans are exported, if anywhere (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub traces: Option<orbit_telemetry::TraceSettings>,
     /// The sign-in providers (`GOOGLE_*`, `GITHUB_*`, `APPLE_*`, `OIDC_*`).
     pub oauth: OAuthSettings,
     /// What uploads are accepted.
@@ -279,6 +282,7 @@ impl Vars {
         let billing_grace = self.billing_grace();
         let oauth = self.oauth();
         let metrics = self.metrics(port);
+        let traces = self.traces();
         let uploads = self.upload_limits();
         let realtime = self.realtime(&database);
         let body_limit_bytes = self.parse("BODY_LIMIT_BYTES", 1 << 20, "a number of bytes");
@@ -301,6 +305,7 @@ impl Vars {
             billing_grace,
             oauth,
             metrics,
+            traces,
             invite_retention,
             audit_retention,
             body_limit_bytes,

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use poem::PathPattern;
 use poem::http::{HeaderValue, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use tracing::Instrument;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -61,8 +62,13 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     req.extensions_mut().insert(context.clone());
     let method = req.method().clone();
     let logged = req.uri().path() != "/health";
+    let span = orbit_telemetry::exporting().then(|| request_span(&req));
 
-    let mut response = next.call(req).await?.into_response();
+    let mut response = match &span {
+        Some(span) => next.call(req).instrument(span.clone()).await?,
+        None => next.call(req).await?,
+    }
+    .into_response();
 
     // JSON is UTF-8 by definition; the Node API sends the bare media type.
     if response.headers().get(header::CONTENT_TYPE)
@@ -88,6 +94,20 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
         .unwrap_or("(no route)");
     let status = response.status().as_u16();
     crate::metrics::record_request(&method, route, status, started.elapsed());
+    if let Some(span) = &span {
+        orbit_telemetry::rename(span, format!("{method} {route}"));
+        span.record("http.route", route);
+        span.record("http.response.status_code", status);
+        span.record("user.id", context.user_id.get().map(String::as_str));
+        span.record(
+            "workspace.slug",
+            context.workspace.get().map(String::as_str),
+        );
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+    let trace_id = span.as_ref().and_then(orbit_telemetry::trace_id);
     if logged {
         let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
         tracing::info!(
@@ -97,12 +117,37 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
             status,
             latency_ms,
             request_id,
+            trace_id,
             user_id = context.user_id.get(),
             workspace = context.workspace.get(),
             "request"
         );
     }
     Ok(response)
+}
+
+/// The span of one request, continuing the caller's trace when it sent a `traceparent`.
+fn request_span(req: &Request) -> tracing::Span {
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %req.method(),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %req.method(),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        user.id = tracing::field::Empty,
+        workspace.slug = tracing::field::Empty,
+    );
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    if let Some(traceparent) = header("traceparent") {
+        orbit_telemetry::continue_trace(&span, traceparent, header("tracestate"));
+    }
+    span
 }
 
 fn is_sane_request_id(id: &str) -> bool {

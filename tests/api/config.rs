@@ -237,6 +237,16 @@ fn job_settings_are_checked_at_boot() {
             "0",
             "INVITE_RETENTION_DAYS must be 1 to 3650",
         ),
+        (
+            "AUDIT_RETENTION_DAYS",
+            "4000",
+            "AUDIT_RETENTION_DAYS must be 1 to 3650",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "collector:4318",
+            "OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's http(s) URL",
+        ),
     ];
     for (name, value, expected) in bad {
         let problems = problems(&[(name, value)]).join("\n");

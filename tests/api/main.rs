@@ -31,6 +31,7 @@ mod realtime_cluster;
 mod retention;
 mod system;
 mod tenancy;
+mod traces;
 mod uploads;
 mod workspace_settings;
 mod workspaces;

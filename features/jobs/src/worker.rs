@@ -9,6 +9,7 @@ use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Mutex, Notify, mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::registry::{Handler, JobContext, JobError};
 use crate::store::{self, Claimed};
@@ -305,7 +306,14 @@ async fn claim_batches(
 
 async fn run_one(shared: &Shared, job: Claimed) {
     let started = Instant::now();
-    let outcome = attempt(shared, &job).await;
+    let span = tracing::info_span!(
+        "job",
+        otel.name = %job.name,
+        job.name = %job.name,
+        job.id = %job.id,
+        job.attempt = job.attempts,
+    );
+    let outcome = attempt(shared, &job).instrument(span).await;
     let elapsed = started.elapsed();
     let micros = elapsed.as_micros().min(u64::MAX as u128) as u64;
     let average = shared.average_micros.load(Ordering::Relaxed);
