@@ -2,27 +2,24 @@
 //! a collector is configured (`OTEL_EXPORTER_OTLP_ENDPOINT`), the app's spans exported to it.
 
 use orbit_telemetry::{Exporting, TraceSettings};
-use tracing::{Metadata, Subscriber};
-use tracing_subscriber::filter::DynFilterFn;
-use tracing_subscriber::layer::Context;
+use tracing::Level;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, LogSettings};
 
-/// What is exported: the app's own spans (requests, jobs) and the database queries made inside
-/// them (not the job queue's idle polls), never the HTTP client's (the exporter's own
-/// requests would trace themselves).
-fn exported<S>(metadata: &Metadata<'_>, context: &Context<'_, S>) -> bool
-where
-    S: Subscriber + for<'span> LookupSpan<'span>,
-{
-    let target = metadata.target();
-    let ours = target.starts_with("orbit") && !target.starts_with("orbit_telemetry");
-    let query = target.starts_with("sea_orm") && context.lookup_current().is_some();
-    metadata.level() <= &tracing::Level::INFO && (ours || query)
+/// What is exported: the app's own spans (requests, jobs) and the database's queries (those
+/// outside any request or job are dropped by the exporter's sampler), never the HTTP client's
+/// (the exporter's own requests would trace themselves). A filter by target alone, so each
+/// callsite's answer is cached.
+fn exported() -> Targets {
+    Targets::new()
+        .with_target("orbit", Level::INFO)
+        .with_target("orbit_jobs", Level::INFO)
+        .with_target("orbit_telemetry", LevelFilter::OFF)
+        .with_target("sea_orm::database", Level::INFO)
 }
 
 /// Installs the global subscriber. Logs go to stdout, where container platforms collect them.
@@ -51,7 +48,7 @@ pub fn init(log: &LogSettings, traces: Option<&TraceSettings>) -> Option<Exporti
     };
     let installed = tracing_subscriber::registry()
         .with(logs.with_filter(filter))
-        .with(spans.with_filter(DynFilterFn::new(exported)))
+        .with(spans.map(|spans| spans.with_filter(exported())))
         .try_init()
         .is_ok();
     exporting.filter(|_| installed)

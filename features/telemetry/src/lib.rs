@@ -10,14 +10,19 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{
+    Link, SpanKind, TraceContextExt, TraceId, TraceState, TracerProvider as _,
+};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::runtime;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use opentelemetry_sdk::trace::{
+    Config, SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample,
+};
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
@@ -66,7 +71,11 @@ impl Exporting {
         let resource = Resource::builder()
             .with_service_name(settings.service_name.clone())
             .build();
-        let builder = SdkTracerProvider::builder().with_resource(resource);
+        // The sampler `OTEL_TRACES_SAMPLER` names (every trace by default), without lone queries.
+        let sampler = NoLoneQueries(Config::default().sampler);
+        let builder = SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_sampler(sampler);
         let provider = match tokio::runtime::Handle::current().runtime_flavor() {
             tokio::runtime::RuntimeFlavor::CurrentThread => builder.with_span_processor(
                 BatchSpanProcessor::builder(exporter, runtime::TokioCurrentThread).build(),
@@ -89,6 +98,34 @@ impl Exporting {
         if let Ok(Err(err)) = stopped {
             tracing::warn!(error = %err, "traces not all exported at shutdown");
         }
+    }
+}
+
+/// Drops database-query spans that belong to no request or job (the job queue's idle polls):
+/// traces of nothing.
+#[derive(Debug, Clone)]
+struct NoLoneQueries(Box<dyn ShouldSample>);
+
+impl ShouldSample for NoLoneQueries {
+    fn should_sample(
+        &self,
+        parent_context: Option<&opentelemetry::Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let lone = parent_context.is_none_or(|parent| !parent.has_active_span());
+        if lone && name.starts_with("sea_orm") {
+            return SamplingResult {
+                decision: SamplingDecision::Drop,
+                attributes: Vec::new(),
+                trace_state: TraceState::default(),
+            };
+        }
+        self.0
+            .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
     }
 }
 
