@@ -43,7 +43,17 @@ pub fn record_request(method: &Method, route: &str, status: u16, elapsed: Durati
         400..=499 => "4xx",
         _ => "5xx",
     };
-    let method = method.as_str().to_owned();
+    // Any token is a method to hyper: only the standard ones become label values.
+    let method = match *method {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => method.as_str().to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     let route = route.to_owned();
     metrics::counter!(
         "http_requests_total",
