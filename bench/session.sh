@@ -14,8 +14,10 @@
 #
 # Then the cost of observing: GET /v1/me again with the server restarted with metrics on
 # (METRICS_TOKEN), and with metrics on and every span exported over OTLP/HTTP to a local sink
-# (bench/otlp-sink.py), every request traced and then one in ten (OTEL_TRACES_SAMPLER).
-# Target: within 5% of the throughput without them.
+# (bench/otlp-sink.py): every request traced, one in ten (OTEL_TRACES_SAMPLER), and none
+# (the exporter installed, every request sampled out: its fixed cost). BENCH_ROUNDS (3) rounds
+# of all variants, each variant's median reported. Target: within 5% of the throughput without
+# them.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -64,27 +66,39 @@ python3 "$root/bench/otlp-sink.py" "$sink_port" >"$tmp/sink.log" 2>&1 &
 sink_pid=$!
 trap 'kill "$sink_pid" 2>/dev/null || true; stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 
+rounds=${BENCH_ROUNDS:-3}
 metrics=METRICS_TOKEN=bench-metrics-token-0123456789
 traces=OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port"
-variants=(off metrics metrics+traces metrics+traces-10%)
+variants=(off metrics metrics+traces metrics+traces-10% metrics+traces-none)
+declare -A runs
+# Rounds interleave the variants so that a drift of the machine (caches, the other processes
+# on the two cores) is not charged to one of them; each variant's figure is its median.
+for round in $(seq "$rounds"); do
+  for variant in "${variants[@]}"; do
+    case $variant in
+      off) restart_with ;;
+      metrics) restart_with "$metrics" ;;
+      metrics+traces) restart_with "$metrics" "$traces" ;;
+      metrics+traces-10%) restart_with "$metrics" "$traces" \
+        OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 ;;
+      metrics+traces-none) restart_with "$metrics" "$traces" OTEL_TRACES_SAMPLER=always_off ;;
+    esac
+    echo "-- round $round: $variant"
+    load /v1/me "$cookie"
+    runs[$variant]+="$rps "
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 declare -A observed
 for variant in "${variants[@]}"; do
-  case $variant in
-    off) restart_with ;;
-    metrics) restart_with "$metrics" ;;
-    metrics+traces) restart_with "$metrics" "$traces" ;;
-    metrics+traces-10%) restart_with "$metrics" "$traces" \
-      OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 ;;
-  esac
-  load /v1/me "$cookie"
-  observed[$variant]=$rps
+  observed[$variant]=$(median <<<"${runs[$variant]}")
 done
 exported=$(awk '{ n += 1; bytes += $1 } END { printf "%d exports, %.1f MB", n, bytes / 1e6 }' "$tmp/sink.log")
-echo "== the cost of observing GET /v1/me (restarted server, same database)"
+echo "== the cost of observing GET /v1/me (restarted server, same database; median of $rounds rounds)"
 for variant in "${variants[@]}"; do
-  awk -v label="$variant" -v value="${observed[$variant]}" -v base="${observed[off]}" 'BEGIN {
+  awk -v label="$variant" -v value="${observed[$variant]}" -v base="${observed[off]}" -v all="${runs[$variant]}" 'BEGIN {
     change = (value - base) / base * 100
-    printf "  %-16s %10s req/s  %+6.1f%%  %s\n", label, value, change, (change >= -5 ? "ok" : "MISSED (target within 5%)")
+    printf "  %-20s %10.0f req/s  %+6.1f%%  %-30s (runs: %s)\n", label, value, change, (change >= -5 ? "ok" : "MISSED (target within 5%)"), all
   }'
 done
 echo "  the sink received $exported"

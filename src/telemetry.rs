@@ -2,24 +2,58 @@
 //! a collector is configured (`OTEL_EXPORTER_OTLP_ENDPOINT`), the app's spans exported to it.
 
 use orbit_telemetry::{Exporting, TraceSettings};
-use tracing::Level;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata, Subscriber};
 use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Context, Filter, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, LogSettings};
 
-/// What is exported: the app's own spans (requests, jobs) and the database's queries (those
-/// outside any request or job are dropped by the exporter's sampler), never the HTTP client's
-/// (the exporter's own requests would trace themselves). A filter by target alone, so each
-/// callsite's answer is cached.
-fn exported() -> Targets {
-    Targets::new()
-        .with_target("orbit", Level::INFO)
-        .with_target("orbit_jobs", Level::INFO)
-        .with_target("orbit_telemetry", LevelFilter::OFF)
-        .with_target("sea_orm::database", Level::INFO)
+/// What is exported: the app's own spans (requests, jobs) and the database's queries made
+/// inside one of them (the job queue's idle polls are traces of nothing), never the HTTP
+/// client's (the exporter's own requests would trace themselves) nor the console mailer's
+/// (its events carry sign-in links).
+struct Exported(Targets);
+
+const QUERIES: &str = "sea_orm::database";
+
+impl Exported {
+    fn new() -> Self {
+        Self(
+            Targets::new()
+                .with_target("orbit", Level::INFO)
+                .with_target("orbit_jobs", Level::INFO)
+                .with_target("orbit_email", LevelFilter::OFF)
+                .with_target("orbit_telemetry", LevelFilter::OFF)
+                .with_target(QUERIES, Level::INFO),
+        )
+    }
+}
+
+impl<S: Subscriber + for<'span> LookupSpan<'span>> Filter<S> for Exported {
+    fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        self.0.would_enable(meta.target(), meta.level())
+            && (!meta.target().starts_with(QUERIES) || cx.lookup_current().is_some())
+    }
+
+    /// Settled once per callsite, except queries: whether they are inside an exported span
+    /// is asked each time.
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if !self.0.would_enable(meta.target(), meta.level()) {
+            Interest::never()
+        } else if meta.target().starts_with(QUERIES) {
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::INFO)
+    }
 }
 
 /// Installs the global subscriber. Logs go to stdout, where container platforms collect them.
@@ -48,7 +82,7 @@ pub fn init(log: &LogSettings, traces: Option<&TraceSettings>) -> Option<Exporti
     };
     let installed = tracing_subscriber::registry()
         .with(logs.with_filter(filter))
-        .with(spans.map(|spans| spans.with_filter(exported())))
+        .with(spans.map(|spans| spans.with_filter(Exported::new())))
         .try_init()
         .is_ok();
     exporting.filter(|_| installed)

@@ -62,7 +62,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     req.extensions_mut().insert(context.clone());
     let method = req.method().clone();
     let logged = req.uri().path() != "/health";
-    let span = orbit_telemetry::exporting().then(|| request_span(&req));
+    let span = request_span(&req);
 
     let mut response = match &span {
         Some(span) => next.call(req).instrument(span.clone()).await?,
@@ -126,8 +126,15 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     Ok(response)
 }
 
-/// The span of one request, continuing the caller's trace when it sent a `traceparent`.
-fn request_span(req: &Request) -> tracing::Span {
+/// The span of one request when it is traced, continuing the caller's trace when it sent a
+/// `traceparent`.
+fn request_span(req: &Request) -> Option<tracing::Span> {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let traced = orbit_telemetry::sample_request(header("traceparent"), header("tracestate"))?;
     let span = tracing::info_span!(
         "request",
         otel.name = %req.method(),
@@ -139,15 +146,8 @@ fn request_span(req: &Request) -> tracing::Span {
         user.id = tracing::field::Empty,
         workspace.slug = tracing::field::Empty,
     );
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    };
-    if let Some(traceparent) = header("traceparent") {
-        orbit_telemetry::continue_trace(&span, traceparent, header("tracestate"));
-    }
-    span
+    traced.trace(&span);
+    Some(span)
 }
 
 fn is_sane_request_id(id: &str) -> bool {

@@ -69,6 +69,7 @@ fn text(attributes: &[KeyValue], key: &str) -> Option<String> {
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID: &str = "00f067aa0ba902b7";
+const UNSAMPLED_TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_queries_and_jobs_are_exported_to_the_collector() {
@@ -99,6 +100,17 @@ async fn requests_queries_and_jobs_are_exported_to_the_collector() {
         config["capabilities"]["telemetry"],
         serde_json::json!({"enabled": true, "backend": "otlp-http"})
     );
+    let unsampled = client
+        .post(format!("{base}/v1/auth/sign-in/magic-link"))
+        .header(
+            "traceparent",
+            format!("00-{UNSAMPLED_TRACE_ID}-{PARENT_ID}-00"),
+        )
+        .json(&serde_json::json!({"email": "grace@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsampled.status(), 200);
     let mailed = client
         .post(format!("{base}/v1/auth/sign-in/magic-link"))
         .json(&serde_json::json!({"email": "ada@example.com"}))
@@ -164,6 +176,19 @@ async fn requests_queries_and_jobs_are_exported_to_the_collector() {
         queries
             .iter()
             .all(|query| text(&query.attributes, "db.system").is_some())
+    );
+    assert!(
+        spans
+            .iter()
+            .all(|(_, span)| hex(&span.trace_id) != UNSAMPLED_TRACE_ID),
+        "a caller's unsampled trace stays unsampled, queries included"
+    );
+    assert!(
+        spans
+            .iter()
+            .filter(|(_, span)| span.name.starts_with("sea_orm"))
+            .all(|(_, span)| !span.parent_span_id.is_empty()),
+        "no query is exported outside a request or a job"
     );
 
     terminate(&child);

@@ -4,24 +4,27 @@
 //! runs) are exported over OTLP/HTTP (protobuf, through the app's own reqwest client) by a
 //! batch processor on the Tokio runtime; a request carrying a W3C `traceparent` continues the
 //! caller's trace. Without one nothing is installed and nothing is paid for. The OpenTelemetry
-//! types stay in this crate: the app sees a `tracing` layer, [`continue_trace`] and
+//! types stay in this crate: the app sees a `tracing` layer, [`sample_request`] and
 //! [`trace_id`].
+//!
+//! Whether a request is traced is decided before its span exists (by the sampler
+//! `OTEL_TRACES_SAMPLER` names, every request by default): a request left out makes no span,
+//! and neither do its queries.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{
-    Link, SpanKind, TraceContextExt, TraceId, TraceState, TracerProvider as _,
-};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::runtime;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{
-    Config, SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample,
+    Config, IdGenerator, RandomIdGenerator, SamplingDecision, SamplingResult, SdkTracerProvider,
+    ShouldSample,
 };
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -71,11 +74,11 @@ impl Exporting {
         let resource = Resource::builder()
             .with_service_name(settings.service_name.clone())
             .build();
-        // The sampler `OTEL_TRACES_SAMPLER` names (every trace by default), without lone queries.
-        let sampler = NoLoneQueries(Config::default().sampler);
+        // The sampler `OTEL_TRACES_SAMPLER` names (every trace by default).
+        let sampler = Config::default().sampler;
         let builder = SdkTracerProvider::builder()
             .with_resource(resource)
-            .with_sampler(sampler);
+            .with_sampler(RequestsPreSampled(sampler.clone()));
         let provider = match tokio::runtime::Handle::current().runtime_flavor() {
             tokio::runtime::RuntimeFlavor::CurrentThread => builder.with_span_processor(
                 BatchSpanProcessor::builder(exporter, runtime::TokioCurrentThread).build(),
@@ -85,8 +88,17 @@ impl Exporting {
         }
         .build();
         let tracer = provider.tracer("orbit");
-        let layer = tracing_opentelemetry::layer().with_tracer(tracer);
-        EXPORTING.store(true, Ordering::Relaxed);
+        // Spans carry what they are about; where in the code and on which thread they ran,
+        // their busy/idle split and an OpenTelemetry context entered at each poll (nothing
+        // here reads it) are work on every request for nobody.
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            .with_context_activation(false);
+        let _ = REQUEST_SAMPLER.set(sampler);
         Ok((Self { provider }, layer))
     }
 
@@ -101,12 +113,12 @@ impl Exporting {
     }
 }
 
-/// Drops database-query spans that belong to no request or job (the job queue's idle polls):
-/// traces of nothing.
+/// The exporter's sampler: a server span is a request the app already chose to trace
+/// ([`sample_request`]); every other span (job runs, queries) is left to the configured one.
 #[derive(Debug, Clone)]
-struct NoLoneQueries(Box<dyn ShouldSample>);
+struct RequestsPreSampled(Box<dyn ShouldSample>);
 
-impl ShouldSample for NoLoneQueries {
+impl ShouldSample for RequestsPreSampled {
     fn should_sample(
         &self,
         parent_context: Option<&opentelemetry::Context>,
@@ -116,12 +128,13 @@ impl ShouldSample for NoLoneQueries {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        let lone = parent_context.is_none_or(|parent| !parent.has_active_span());
-        if lone && name.starts_with("sea_orm") {
+        if *span_kind == SpanKind::Server {
             return SamplingResult {
-                decision: SamplingDecision::Drop,
+                decision: SamplingDecision::RecordAndSample,
                 attributes: Vec::new(),
-                trace_state: TraceState::default(),
+                trace_state: parent_context
+                    .map(|parent| parent.span().span_context().trace_state().clone())
+                    .unwrap_or_default(),
             };
         }
         self.0
@@ -129,23 +142,45 @@ impl ShouldSample for NoLoneQueries {
     }
 }
 
-static EXPORTING: AtomicBool = AtomicBool::new(false);
+/// The configured sampler, once spans are exported.
+static REQUEST_SAMPLER: OnceLock<Box<dyn ShouldSample>> = OnceLock::new();
 
-/// Whether this process exports spans: callers skip making spans nobody reads.
-pub fn exporting() -> bool {
-    EXPORTING.load(Ordering::Relaxed)
+/// A request chosen to be traced, with the caller's trace to continue when it sent one.
+pub struct TracedRequest(Option<opentelemetry::Context>);
+
+/// Whether to trace a request that came with this W3C `traceparent` (and `tracestate`):
+/// `None` when nothing is exported or the sampler leaves it out (a caller's unsampled trace
+/// stays unsampled). A missing or malformed `traceparent` starts a new trace.
+pub fn sample_request(
+    traceparent: Option<&str>,
+    tracestate: Option<&str>,
+) -> Option<TracedRequest> {
+    let sampler = REQUEST_SAMPLER.get()?;
+    let parent = traceparent.map(|traceparent| {
+        let mut carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+        if let Some(state) = tracestate {
+            carrier.insert("tracestate".to_owned(), state.to_owned());
+        }
+        TraceContextPropagator::new().extract(&carrier)
+    });
+    let parent = parent.filter(|parent| parent.span().span_context().is_valid());
+    let decision = sampler.should_sample(
+        parent.as_ref(),
+        RandomIdGenerator::default().new_trace_id(),
+        "request",
+        &SpanKind::Server,
+        &[],
+        &[],
+    );
+    (decision.decision == SamplingDecision::RecordAndSample).then_some(TracedRequest(parent))
 }
 
-/// Makes `span` continue the trace of a W3C `traceparent` (and `tracestate`) the caller sent;
-/// a missing or malformed one leaves it a new trace.
-pub fn continue_trace(span: &tracing::Span, traceparent: &str, tracestate: Option<&str>) {
-    let mut carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
-    if let Some(state) = tracestate {
-        carrier.insert("tracestate".to_owned(), state.to_owned());
-    }
-    let parent = TraceContextPropagator::new().extract(&carrier);
-    if parent.span().span_context().is_valid() {
-        let _ = span.set_parent(parent);
+impl TracedRequest {
+    /// Makes `span` (the request's, of kind server) this request's trace.
+    pub fn trace(self, span: &tracing::Span) {
+        if let Some(parent) = self.0 {
+            let _ = span.set_parent(parent);
+        }
     }
 }
 
