@@ -115,11 +115,13 @@ actions! {
     UserRemoved = "admin.user_removed" on "user",
     UserPasswordSet = "admin.password_set" on "user",
     UserSessionsRevoked = "admin.sessions_revoked" on "user",
+    UserSessionRevoked = "admin.session_revoked" on "user",
     PasswordChanged = "account.password_changed" on "user",
     PasswordReset = "account.password_reset" on "user",
     EmailChanged = "account.email_changed" on "user",
     SessionsRevoked = "account.sessions_revoked" on "user",
     AccountDeleted = "account.deleted" on "user",
+    AccountClaimed = "account.claimed" on "user",
 }
 
 /// One entry to write: the action, its target's id, the workspace it happened in (if any),

@@ -131,13 +131,13 @@ pub async fn still_open(state: &AppState, token_hash: String) -> ApiResult<bool>
 pub async fn revoke_where(
     db: &impl ConnectionTrait,
     condition: impl IntoCondition,
-) -> ApiResult<()> {
-    session::Entity::delete_many()
+) -> ApiResult<u64> {
+    let deleted = session::Entity::delete_many()
         .filter(condition)
         .exec(db)
         .await
         .map_err(ApiError::internal)?;
-    Ok(())
+    Ok(deleted.rows_affected)
 }
 
 /// A page of `user_id`'s live sessions, oldest first; `own_only` leaves out the sessions an
@@ -195,7 +195,9 @@ pub async fn end_lapsed_impersonations(
 ) -> ApiResult<()> {
     match may_impersonate(admin, Utc::now()) {
         true => Ok(()),
-        false => revoke_where(db, session::Column::ImpersonatedBy.eq(&admin.id)).await,
+        false => revoke_where(db, session::Column::ImpersonatedBy.eq(&admin.id))
+            .await
+            .map(|_| ()),
     }
 }
 

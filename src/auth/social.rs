@@ -281,7 +281,13 @@ async fn sign_in(
                     return Ok(Outcome::Refused("account_not_linked"));
                 }
                 Some(user) if user.email_verified => (user, false),
-                Some(user) => (users::claim(&tx, user).await?, false),
+                Some(user) => {
+                    let via = format!("oauth:{provider}");
+                    (
+                        users::claim(&tx, req, &state.settings, user, &via).await?,
+                        false,
+                    )
+                }
                 None => {
                     let new = NewUser {
                         email: &email,

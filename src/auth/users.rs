@@ -1,12 +1,16 @@
 use chrono::{DateTime, Utc};
+use poem::Request;
 use poem::http::StatusCode;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
     TransactionSession, TransactionTrait,
 };
+use serde_json::json;
 
 use super::address::EmailAddress;
 use super::entities::{account, session, user};
+use crate::audit::{self, Action, Actor, Entry};
+use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::ids::new_id;
 use crate::state::AppState;
@@ -125,12 +129,14 @@ pub fn banned() -> ApiError {
 /// dropped: nobody can pre-register an address and wait for its owner to move in.
 pub async fn sign_in_by_email(
     db: &impl ConnectionTrait,
+    req: &Request,
+    settings: &Settings,
     email: &EmailAddress,
     name: Option<&str>,
 ) -> ApiResult<(user::Model, bool)> {
     match find_by_email(db, email).await? {
         Some(user) if user.email_verified => Ok((user, false)),
-        Some(user) => Ok((claim(db, user).await?, false)),
+        Some(user) => Ok((claim(db, req, settings, user, "magic-link").await?, false)),
         None => {
             let new = NewUser {
                 email,
@@ -144,9 +150,18 @@ pub async fn sign_in_by_email(
     }
 }
 
-/// The unverified `user`, now that someone proved they own its address: verified, and rid of
-/// whatever was set up on it before that proof (sign-in methods, sessions).
-pub async fn claim(db: &impl ConnectionTrait, user: user::Model) -> ApiResult<user::Model> {
+/// The unverified `user`, now that someone proved they own its address (`via`: how):
+/// verified, and rid of whatever was set up on it before that proof (sign-in methods,
+/// sessions); recorded as `account.claimed`.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    req: &Request,
+    settings: &Settings,
+    user: user::Model,
+    via: &str,
+) -> ApiResult<user::Model> {
+    let entry = Entry::new(Action::AccountClaimed, &user.id).with(json!({"via": via}));
+    audit::record(db, &Actor::user(settings, req, &user.id), entry).await?;
     account::Entity::delete_many()
         .filter(account::Column::UserId.eq(&user.id))
         .exec(db)
@@ -180,8 +195,8 @@ pub async fn check_deletable(db: &impl ConnectionTrait, user_id: &str) -> ApiRes
 }
 
 /// Deletes the user; their sessions, accounts and memberships go with them (foreign-key
-/// cascade), each membership announced as `workspace.member.left` (which closes their
-/// sockets), the workspaces they created name another owner as creator, and their avatars
+/// cascade), each membership recorded (`member.left`) and announced as
+/// `workspace.member.left` (which closes their sockets), the workspaces they created name another owner as creator, and their avatars
 /// are deleted (through a job, once this commits).
 pub async fn delete(state: &AppState, change: &mut Change, user_id: &str) -> ApiResult<()> {
     crate::uploads::forget_user(state, change, user_id).await?;
@@ -197,6 +212,10 @@ pub async fn delete(state: &AppState, change: &mut Change, user_id: &str) -> Api
         .await
         .map_err(ApiError::internal)?;
     for membership in memberships {
+        let entry = Entry::new(Action::MemberLeft, &membership.id)
+            .in_workspace(&membership.workspace_id)
+            .with(json!({"userId": user_id, "roleId": membership.role_id, "accountDeleted": true}));
+        change.audit(entry).await?;
         change.record(WorkspaceEvent::MemberLeft {
             workspace_id: membership.workspace_id,
             member_id: membership.id,

@@ -45,7 +45,7 @@ pub async fn enqueue(state: &AppState, tx: &DatabaseTransaction, job: NewJob) ->
     let name = job.name.clone();
     let enqueued = state.capabilities.jobs.enqueue(tx, job).await;
     if let Enqueued::Created(_) = enqueued.map_err(ApiError::internal)? {
-        metrics::counter!("jobs_enqueued_total", "job" => name).increment(1);
+        orbit_jobs::count_enqueued(&name);
     }
     Ok(())
 }

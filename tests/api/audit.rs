@@ -493,6 +493,22 @@ async fn admin_and_account_actions_are_recorded_and_impersonation_names_both() {
     )
     .await;
     post("/v1/auth/admin/unban-user", zed_ref.clone()).await;
+    // Zed's first sign-in (by magic link, joining acme) claims the unverified account.
+    let joined = app.join(&workspace, "zed@example.com", None).await;
+    let listed = post("/v1/auth/admin/list-user-sessions", zed_ref.clone()).await;
+    let session_id = listed["sessions"][0]["token"].clone();
+    post(
+        "/v1/auth/admin/revoke-user-session",
+        json!({"sessionToken": session_id}),
+    )
+    .await;
+    post(
+        "/v1/auth/admin/revoke-user-session",
+        json!({"sessionToken": session_id}),
+    )
+    .await;
+    app.sign_in("zed@example.com").await;
+    post("/v1/auth/admin/revoke-user-sessions", zed_ref.clone()).await;
     post("/v1/auth/admin/revoke-user-sessions", zed_ref.clone()).await;
     post("/v1/auth/admin/remove-user", zed_ref).await;
 
@@ -507,7 +523,9 @@ async fn admin_and_account_actions_are_recorded_and_impersonation_names_both() {
         actions(&by_admin),
         [
             "admin.user_removed",
+            "member.left",
             "admin.sessions_revoked",
+            "admin.session_revoked",
             "admin.user_unbanned",
             "admin.user_banned",
             "admin.password_set",
@@ -518,12 +536,32 @@ async fn admin_and_account_actions_are_recorded_and_impersonation_names_both() {
         ]
     );
     let on_zed = json!({"type": "user", "id": zed});
-    assert!(by_admin[..8].iter().all(|entry| entry["target"] == on_zed));
-    assert_eq!(by_admin[3]["data"]["reason"], "spam");
+    let about_zed = [&by_admin[..1], &by_admin[2..10]].concat();
+    assert!(about_zed.iter().all(|entry| entry["target"] == on_zed));
     assert_eq!(
-        by_admin[6]["data"],
+        by_admin[1]["target"],
+        json!({"type": "member", "id": joined.member_id}),
+        "removing the account ends its memberships on the record"
+    );
+    assert_eq!(by_admin[1]["workspaceId"], workspace.id.as_str());
+    assert_eq!(by_admin[1]["data"]["accountDeleted"], true);
+    assert_eq!(by_admin[3]["data"], json!({"sessionId": session_id}));
+    assert_eq!(by_admin[5]["data"]["reason"], "spam");
+    assert_eq!(
+        by_admin[8]["data"],
         json!({"previous": "user", "current": "admin"})
     );
+    let claimed = all_entries(
+        &app,
+        "/v1/admin/audit?action=account.claimed",
+        &admin.cookie,
+        50,
+    )
+    .await;
+    assert_eq!(actions(&claimed), ["account.claimed"]);
+    assert_eq!(claimed[0]["actor"]["userId"], zed.as_str());
+    assert_eq!(claimed[0]["target"], on_zed);
+    assert_eq!(claimed[0]["data"], json!({"via": "magic-link"}));
     let stopped = all_entries(
         &app,
         "/v1/admin/audit?action=admin.impersonation_stopped",
@@ -551,14 +589,20 @@ async fn admin_and_account_actions_are_recorded_and_impersonation_names_both() {
         .await;
     assert_eq!(response.status(), 200);
     let eve = SignedIn::from_response(&response);
-    let response = app
-        .post_as(
-            "/v1/auth/revoke-other-sessions",
-            Some(&eve.cookie),
-            json!({}),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    let password = json!({"email": "eve@example.com", "password": "eve's second passphrase"});
+    let response = app.post_as("/v1/auth/sign-in/email", None, password).await;
+    assert_eq!(response.status(), 200, "a second session");
+    // The second time there is nothing left to revoke, and nothing to record.
+    for _ in 0..2 {
+        let response = app
+            .post_as(
+                "/v1/auth/revoke-other-sessions",
+                Some(&eve.cookie),
+                json!({}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
     let body = json!({"newEmail": "eve.new@example.com"});
     let response = app
         .post_as("/v1/auth/change-email", Some(&eve.cookie), body)

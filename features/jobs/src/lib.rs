@@ -181,6 +181,11 @@ pub enum Transition {
     Refused(JobState),
 }
 
+/// Counts a job added to the queue (`jobs_enqueued_total`); a deduplicated one is not.
+pub fn count_enqueued(job: &str) {
+    metrics::counter!("jobs_enqueued_total", "job" => job.to_owned()).increment(1);
+}
+
 /// What enqueueing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enqueued {

@@ -449,8 +449,9 @@ pub(crate) async fn set_schedule(
     Ok(())
 }
 
-/// Takes tick `tick` of schedule `name`, moving it on to `next`: true for exactly one caller,
-/// however many workers race for it; the tick's job is enqueued in the same transaction.
+/// Takes tick `tick` of schedule `name`, moving it on to `next`, for exactly one caller however
+/// many workers race for it; the tick's job is enqueued in the same transaction. True when a job
+/// was added (not when the last tick's still holds the schedule's key).
 pub(crate) async fn take_tick(
     conn: &DatabaseConnection,
     name: &str,
@@ -466,9 +467,9 @@ pub(crate) async fn take_tick(
     if taken.rows_affected() != 1 {
         return Ok(false);
     }
-    enqueue(&tx, job).await?;
+    let created = matches!(enqueue(&tx, job).await?, Enqueued::Created(_));
     tx.commit().await?;
-    Ok(true)
+    Ok(created)
 }
 
 /// Hands back every job `worker` still holds, as started (the attempt counts). How many.

@@ -482,7 +482,11 @@ async fn fire_schedules(shared: &Shared) {
                 job.run_at = chrono::DateTime::from_timestamp_millis(*tick);
                 store::take_tick(&shared.db, &handler.name, *tick, next, job)
                     .await
-                    .map(|_| ())
+                    .map(|created| {
+                        if created {
+                            crate::count_enqueued(&handler.name);
+                        }
+                    })
             }
             _ => store::set_schedule(&shared.db, &handler.name, schedule.spec(), next).await,
         };

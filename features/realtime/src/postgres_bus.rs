@@ -52,9 +52,13 @@ async fn receive(
         return;
     };
     listening.store(true, Ordering::Relaxed);
+    // A loss sqlx reports (and reconnects from) may still end in an error when it tries:
+    // one reconnect counted per loss.
+    let mut loss_counted = false;
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) => {
+                loss_counted = false;
                 let Some((channel, payload)) = notification.payload().split_once('\n') else {
                     continue;
                 };
@@ -67,6 +71,7 @@ async fn receive(
             }
             Ok(None) => {
                 crate::count_reconnect("postgres");
+                loss_counted = true;
                 tracing::warn!("realtime: Postgres listener reconnected; messages lost");
             }
             Err(_) if pool.is_closed() => {
@@ -83,7 +88,9 @@ async fn receive(
                 };
                 listener = again;
                 listening.store(true, Ordering::Relaxed);
-                crate::count_reconnect("postgres");
+                if !std::mem::take(&mut loss_counted) {
+                    crate::count_reconnect("postgres");
+                }
                 tracing::info!("realtime: Postgres listener back");
             }
         }

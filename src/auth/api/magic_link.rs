@@ -138,7 +138,8 @@ impl MagicLinkApi {
         let txn = crate::db::begin_write(&state.db)
             .await
             .map_err(ApiError::internal)?;
-        let (user, created) = users::sign_in_by_email(&txn, &email, grant.name.as_deref()).await?;
+        let (user, created) =
+            users::sign_in_by_email(&txn, req, settings, &email, grant.name.as_deref()).await?;
         if users::is_banned(&user, chrono::Utc::now()) {
             txn.rollback().await.map_err(ApiError::internal)?;
             return Ok(Redirect::Found(format!(

@@ -157,7 +157,7 @@ impl SessionsApi {
 }
 
 /// Ends the caller's sessions matching `condition`, recording which (`scope`) in the audit
-/// log.
+/// log when there were any.
 async fn revoke(
     state: &AppState,
     req: &Request,
@@ -166,8 +166,9 @@ async fn revoke(
     scope: &str,
 ) -> ApiResult<()> {
     let change = Change::by_caller(state, req, caller).await?;
-    session::revoke_where(&*change, condition).await?;
-    let entry = Entry::new(Action::SessionsRevoked, &caller.user.id);
-    change.audit(entry.with(json!({"scope": scope}))).await?;
+    if session::revoke_where(&*change, condition).await? > 0 {
+        let entry = Entry::new(Action::SessionsRevoked, &caller.user.id);
+        change.audit(entry.with(json!({"scope": scope}))).await?;
+    }
     change.commit(state).await
 }

@@ -1,7 +1,8 @@
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use serde_json::json;
 
 use super::{UserRef, require};
 use crate::audit::{Action, Entry};
@@ -9,7 +10,7 @@ use crate::auth::dto::{AuthSession, Success};
 use crate::auth::entities::session as sessions;
 use crate::auth::session::{self, Authenticated};
 use crate::auth::tokens::hash_token;
-use crate::error::AuthResult;
+use crate::error::{ApiError, AuthResult};
 use crate::http::pagination::PageRequest;
 use crate::http::string_field::Text;
 use crate::openapi::ApiTags;
@@ -92,6 +93,7 @@ impl AdminSessionsApi {
     async fn revoke_user_session(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         caller: Authenticated,
         body: Json<SessionRef>,
     ) -> AuthResult<Json<Success>> {
@@ -99,7 +101,20 @@ impl AdminSessionsApi {
         let matches = Condition::any()
             .add(sessions::Column::Id.eq(body.session_token.as_str()))
             .add(sessions::Column::TokenHash.eq(hash_token(&body.session_token)));
-        session::revoke_where(&state.db, matches).await?;
+        let change = Change::by_caller(&state, req, &caller.0).await?;
+        let found = sessions::Entity::find()
+            .filter(matches.clone())
+            .one(&*change)
+            .await
+            .map_err(ApiError::internal)?;
+        if let Some(found) = found {
+            session::revoke_where(&*change, matches).await?;
+            let entry = Entry::new(Action::UserSessionRevoked, &found.user_id);
+            change
+                .audit(entry.with(json!({"sessionId": found.id})))
+                .await?;
+        }
+        change.commit(&state).await?;
         Ok(Json(Success { success: true }))
     }
 
@@ -119,10 +134,11 @@ impl AdminSessionsApi {
         require(&caller.0, "session", "revoke", NOT_ALLOWED_TO_REVOKE)?;
         let user_id = body.user_id.as_str();
         let change = Change::by_caller(&state, req, &caller.0).await?;
-        session::revoke_where(&*change, session::of_user_or_opened_by(user_id)).await?;
-        change
-            .audit(Entry::new(Action::UserSessionsRevoked, user_id))
-            .await?;
+        if session::revoke_where(&*change, session::of_user_or_opened_by(user_id)).await? > 0 {
+            change
+                .audit(Entry::new(Action::UserSessionsRevoked, user_id))
+                .await?;
+        }
         change.commit(&state).await?;
         Ok(Json(Success { success: true }))
     }
