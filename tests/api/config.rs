@@ -252,6 +252,17 @@ fn job_settings_are_checked_at_boot() {
         let problems = problems(&[(name, value)]).join("\n");
         assert!(problems.contains(expected), "{name}={value}: {problems}");
     }
+    let traced = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
+    let sampler = problems(&[traced, ("OTEL_TRACES_SAMPLER", "sometimes")]).join("\n");
+    assert!(sampler.contains("OTEL_TRACES_SAMPLER must be one of always_on"));
+    let ratio = problems(&[traced, ("OTEL_TRACES_SAMPLER_ARG", "10%")]).join("\n");
+    assert!(ratio.contains("OTEL_TRACES_SAMPLER_ARG must be the share of traces kept"));
+    let fine = [
+        traced,
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+    ];
+    assert!(Settings::from_vars(fine).is_ok());
     let settings = Settings::from_vars([
         (
             "JOBS_SCHEDULES",
