@@ -4,7 +4,7 @@
 //! searches (`pg_trgm`; where the role may not create it, the searches still work, slower).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::sea_orm::ConnectionTrait;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -43,12 +43,6 @@ const TRIGRAM_INDEXES: [(&str, &str, &str); 3] = [
     ),
 ];
 
-/// Whether `pg_trgm` is installed, or this role may install it (a trusted extension since
-/// Postgres 13: the database's `CREATE` privilege is enough).
-const TRIGRAM_POSSIBLE: &str = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') \
-     OR (EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') \
-         AND has_database_privilege(current_database(), 'CREATE')) AS possible";
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -63,36 +57,7 @@ impl MigrationTrait for Migration {
         // The composite index above serves every lookup the single-column one did.
         db.execute_unprepared("DROP INDEX idx_sessions_user_id")
             .await?;
-        if db.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let possible = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                TRIGRAM_POSSIBLE,
-            ))
-            .await?
-            .map(|row| row.try_get::<bool>("", "possible"))
-            .transpose()?
-            .unwrap_or(false);
-        if !possible {
-            eprintln!(
-                "warning: pg_trgm is not available to this role, so member, invitation and \
-                 user searches work but scan their tables; a superuser can run `CREATE \
-                 EXTENSION pg_trgm` and create the indexes of migration {}",
-                self.name()
-            );
-            return Ok(());
-        }
-        db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            .await?;
-        for (name, table, expression) in TRIGRAM_INDEXES {
-            db.execute_unprepared(&format!(
-                "CREATE INDEX {name} ON {table} USING gin ({expression} gin_trgm_ops)"
-            ))
-            .await?;
-        }
-        Ok(())
+        crate::shared::create_trigram_indexes(db, &self.name(), &TRIGRAM_INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

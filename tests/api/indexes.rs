@@ -35,6 +35,7 @@ async fn every_list_and_search_has_its_index() {
             "idx_users_name_trgm",
             "idx_users_email_trgm",
             "idx_workspace_invites_email_trgm",
+            "idx_workspace_members_search_trgm",
         ]);
     }
     for index in expected {
