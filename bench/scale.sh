@@ -50,6 +50,7 @@ routes=(
   "members (first page)|/v1/workspaces/big/members"
   "members (10)|/v1/workspaces/big/members?limit=10"
   "members (search)|/v1/workspaces/big/members?q=user12"
+  "members (search, 10)|/v1/workspaces/big/members?q=user12&limit=10"
   "invites|/v1/workspaces/big/invites"
   "sessions (first page)|/v1/auth/list-sessions"
   "sessions (10)|/v1/auth/list-sessions?limit=10"

@@ -57,7 +57,7 @@ impl MigrationTrait for Migration {
         // The composite index above serves every lookup the single-column one did.
         db.execute_unprepared("DROP INDEX idx_sessions_user_id")
             .await?;
-        crate::shared::create_trigram_indexes(db, &self.name(), &TRIGRAM_INDEXES).await
+        crate::shared::create_trigram_indexes(db, self.name(), &TRIGRAM_INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

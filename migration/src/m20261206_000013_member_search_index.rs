@@ -18,7 +18,7 @@ const TRIGRAM_INDEXES: [(&str, &str, &str); 1] = [(
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        crate::shared::create_trigram_indexes(db, &self.name(), &TRIGRAM_INDEXES).await
+        crate::shared::create_trigram_indexes(db, self.name(), &TRIGRAM_INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
