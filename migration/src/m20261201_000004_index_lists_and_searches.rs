@@ -62,10 +62,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        for (name, ..) in TRIGRAM_INDEXES {
-            db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}"))
-                .await?;
-        }
+        crate::shared::drop_trigram_indexes(db, &TRIGRAM_INDEXES).await?;
         for (name, ..) in INDEXES {
             db.execute_unprepared(&format!("DROP INDEX {name}")).await?;
         }

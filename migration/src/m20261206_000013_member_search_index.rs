@@ -3,7 +3,6 @@
 //! members in list order when that is cheaper (a small workspace, a broad search).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::ConnectionTrait;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -22,11 +21,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for (name, ..) in TRIGRAM_INDEXES {
-            db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}"))
-                .await?;
-        }
-        Ok(())
+        crate::shared::drop_trigram_indexes(manager.get_connection(), &TRIGRAM_INDEXES).await
     }
 }

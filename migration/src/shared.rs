@@ -92,3 +92,15 @@ pub async fn create_trigram_indexes(
     }
     Ok(())
 }
+
+/// Drops what [`create_trigram_indexes`] created (nothing, where it could not).
+pub async fn drop_trigram_indexes(
+    db: &impl ConnectionTrait,
+    indexes: &[(&str, &str, &str)],
+) -> Result<(), DbErr> {
+    for (name, ..) in indexes {
+        db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}"))
+            .await?;
+    }
+    Ok(())
+}

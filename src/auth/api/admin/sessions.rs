@@ -108,7 +108,7 @@ impl AdminSessionsApi {
             .await
             .map_err(ApiError::internal)?;
         if let Some(found) = found {
-            session::revoke_where(&*change, matches).await?;
+            session::revoke_where(&*change, sessions::Column::Id.eq(&found.id)).await?;
             let entry = Entry::new(Action::UserSessionRevoked, &found.user_id);
             change
                 .audit(entry.with(json!({"sessionId": found.id})))
