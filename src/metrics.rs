@@ -28,10 +28,28 @@ pub fn install() -> PrometheusHandle {
                 .install_recorder()
                 .expect("no other metrics recorder is installed");
             metrics::gauge!("orbit_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            spawn_upkeep(handle.clone());
             handle
         })
         .clone()
 }
+
+/// Folds the latency samples recorded since the last pass into their buckets, as a scrape
+/// does: unscraped, the recorder would keep every sample (8 bytes a request, for ever). A
+/// thread of its own, as the recorder outlives any one runtime.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        })
+        .expect("a thread can be started at boot");
+}
+
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Counts one answered request by route template (never the raw path: bounded label values),
 /// method and status class, and records its latency.

@@ -70,6 +70,7 @@ fn text(attributes: &[KeyValue], key: &str) -> Option<String> {
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID: &str = "00f067aa0ba902b7";
 const UNSAMPLED_TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+const LAST_TRACE_ID: &str = "5c1e0d6a9b8f4e2d8c7b6a5f4e3d2c1b";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_queries_and_jobs_are_exported_to_the_collector() {
@@ -191,8 +192,23 @@ async fn requests_queries_and_jobs_are_exported_to_the_collector() {
         "no query is exported outside a request or a job"
     );
 
+    let last = client
+        .get(format!("{base}/v1/config"))
+        .header("traceparent", format!("00-{LAST_TRACE_ID}-{PARENT_ID}-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last.status(), 200);
     terminate(&child);
     let output = child.wait_with_output().unwrap();
+    assert!(
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, span)| hex(&span.trace_id) == LAST_TRACE_ID),
+        "what is still queued at shutdown is exported before the process exits"
+    );
     let logged = BufReader::new(&output.stdout[..])
         .lines()
         .map_while(Result::ok)

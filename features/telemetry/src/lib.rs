@@ -1,8 +1,8 @@
 //! The traces capability.
 //!
 //! With a collector configured, the app's `tracing` spans (requests, database queries, job
-//! runs) are exported over OTLP/HTTP (protobuf, through the app's own reqwest client) by a
-//! batch processor on the Tokio runtime; a request carrying a W3C `traceparent` continues the
+//! runs) are exported over OTLP/HTTP (protobuf, through the app's own reqwest client) by the
+//! SDK's batch processor; a request carrying a W3C `traceparent` continues the
 //! caller's trace. Without one nothing is installed and nothing is paid for. The OpenTelemetry
 //! types stay in this crate: the app sees a `tracing` layer, [`sample_request`] and
 //! [`trace_id`].
@@ -17,11 +17,10 @@ use std::sync::OnceLock;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TracerProvider as _};
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::runtime;
-use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{
     Config, IdGenerator, RandomIdGenerator, SamplingDecision, SamplingResult, SdkTracerProvider,
     ShouldSample,
@@ -55,7 +54,7 @@ pub struct Exporting {
 
 impl Exporting {
     /// Starts exporting to `settings`' collector with `client`; the layer turns the
-    /// subscriber's spans into OpenTelemetry spans. Needs a Tokio runtime.
+    /// subscriber's spans into OpenTelemetry spans. Needs a Tokio runtime, which sends the exports.
     pub fn start<S>(
         settings: &TraceSettings,
         client: reqwest::Client,
@@ -66,7 +65,10 @@ impl Exporting {
         let endpoint = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
-            .with_http_client(client)
+            .with_http_client(OnRuntime {
+                client,
+                runtime: tokio::runtime::Handle::current(),
+            })
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(endpoint)
             .build()
@@ -79,14 +81,9 @@ impl Exporting {
         let builder = SdkTracerProvider::builder()
             .with_resource(resource)
             .with_sampler(RequestsPreSampled(sampler.clone()));
-        let provider = match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::CurrentThread => builder.with_span_processor(
-                BatchSpanProcessor::builder(exporter, runtime::TokioCurrentThread).build(),
-            ),
-            _ => builder
-                .with_span_processor(BatchSpanProcessor::builder(exporter, runtime::Tokio).build()),
-        }
-        .build();
+        // The SDK's batch processor: spans wait in a channel its own thread drains once a
+        // batch is full (or every few seconds), so ending a span wakes nobody.
+        let provider = builder.with_batch_exporter(exporter).build();
         let tracer = provider.tracer("orbit");
         // Spans carry what they are about; where in the code and on which thread they ran,
         // their busy/idle split and an OpenTelemetry context entered at each poll (nothing
@@ -102,14 +99,32 @@ impl Exporting {
         Ok((Self { provider }, layer))
     }
 
-    /// Exports what is queued and stops (waiting on a blocking thread: the batch processor
-    /// runs on the runtime).
+    /// Exports what is queued and stops (waiting on a blocking thread: the last export is
+    /// sent from the runtime).
     pub async fn shutdown(self) {
         let provider = self.provider;
         let stopped = tokio::task::spawn_blocking(move || provider.shutdown()).await;
         if let Ok(Err(err)) = stopped {
             tracing::warn!(error = %err, "traces not all exported at shutdown");
         }
+    }
+}
+
+/// The app's reqwest client for the batch processor's thread, which has no reactor for
+/// reqwest's futures: each export is sent from the app's runtime.
+#[derive(Debug)]
+struct OnRuntime {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for OnRuntime {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let client = self.client.clone();
+        self.runtime
+            .spawn(async move { client.send_bytes(request).await })
+            .await?
     }
 }
 
