@@ -89,13 +89,17 @@ async fn requests_queries_and_jobs_are_exported_to_the_collector() {
     install_crypto();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let config = client
-        .get(format!("{base}/v1/config"))
-        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(config.status(), 200);
+    let config_in_trace = async |trace_id: &str| {
+        let response = client
+            .get(format!("{base}/v1/config"))
+            .header("traceparent", format!("00-{trace_id}-{PARENT_ID}-01"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response
+    };
+    let config = config_in_trace(TRACE_ID).await;
     let config: serde_json::Value = config.json().await.unwrap();
     assert_eq!(
         config["capabilities"]["telemetry"],
@@ -192,13 +196,7 @@ async fn requests_queries_and_jobs_are_exported_to_the_collector() {
         "no query is exported outside a request or a job"
     );
 
-    let last = client
-        .get(format!("{base}/v1/config"))
-        .header("traceparent", format!("00-{LAST_TRACE_ID}-{PARENT_ID}-01"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(last.status(), 200);
+    config_in_trace(LAST_TRACE_ID).await;
     terminate(&child);
     let output = child.wait_with_output().unwrap();
     assert!(
