@@ -1,21 +1,12 @@
-//! The traces section: `OTEL_EXPORTER_OTLP_ENDPOINT` (the collector's base URL; unset: off)
-//! and `OTEL_SERVICE_NAME` (`orbit-api`). The OpenTelemetry SDK reads `OTEL_TRACES_SAMPLER`
-//! and its argument itself, and quietly ignores what it does not know: they are checked here.
+//! The traces section: `OTEL_EXPORTER_OTLP_ENDPOINT` (the collector's base URL; unset: off),
+//! `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_SERVICE_NAME` (`orbit-api`), and the sampler,
+//! `OTEL_TRACES_SAMPLER` with `OTEL_TRACES_SAMPLER_ARG`.
 
-use orbit_telemetry::TraceSettings;
+use orbit_telemetry::{Sampler, TraceSettings};
 
 use super::Vars;
 
 const DEFAULT_SERVICE_NAME: &str = "orbit-api";
-
-const SAMPLERS: &[&str] = &[
-    "always_on",
-    "always_off",
-    "traceidratio",
-    "parentbased_always_on",
-    "parentbased_always_off",
-    "parentbased_traceidratio",
-];
 
 impl Vars {
     pub(super) fn traces(&mut self) -> Option<TraceSettings> {
@@ -28,32 +19,31 @@ impl Vars {
                  http://otel-collector:4318 (got {endpoint:?})"
             ));
         }
-        if let Some(sampler) = self.get("OTEL_TRACES_SAMPLER")
-            && !SAMPLERS.contains(&sampler)
-        {
-            let problem = format!(
-                "OTEL_TRACES_SAMPLER must be one of {} (got {sampler:?})",
-                SAMPLERS.join(", ")
-            );
+        let sampler = Sampler::parse(
+            self.get("OTEL_TRACES_SAMPLER"),
+            self.get("OTEL_TRACES_SAMPLER_ARG"),
+        );
+        let headers = orbit_telemetry::parse_headers(
+            self.get("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default(),
+        );
+        let sampler = sampler.unwrap_or_else(|problem| {
             self.problems.push(problem);
-        }
-        if let Some(ratio) = self.get("OTEL_TRACES_SAMPLER_ARG")
-            && !ratio
-                .parse::<f64>()
-                .is_ok_and(|ratio| (0.0..=1.0).contains(&ratio))
-        {
-            let problem = format!(
-                "OTEL_TRACES_SAMPLER_ARG must be the share of traces kept, 0 to 1 (got {ratio:?})"
-            );
+            Sampler::default()
+        });
+        let headers = headers.unwrap_or_else(|problem| {
             self.problems.push(problem);
-        }
+            Vec::new()
+        });
         let service_name = self
             .get("OTEL_SERVICE_NAME")
             .unwrap_or(DEFAULT_SERVICE_NAME)
             .to_owned();
         Some(TraceSettings {
             endpoint,
+            headers,
             service_name,
+            service_version: env!("CARGO_PKG_VERSION").to_owned(),
+            sampler,
         })
     }
 }

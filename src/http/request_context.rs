@@ -62,9 +62,10 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     req.extensions_mut().insert(context.clone());
     let method = req.method().clone();
     let logged = req.uri().path() != "/health";
-    let span = request_span(&req);
+    let traced = request_span(&req);
+    let span = traced.as_ref().map(|(span, _)| span);
 
-    let mut response = match &span {
+    let mut response = match span {
         Some(span) => next.call(req).instrument(span.clone()).await?,
         None => next.call(req).await?,
     }
@@ -94,8 +95,8 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
         .unwrap_or("(no route)");
     let status = response.status().as_u16();
     crate::metrics::record_request(&method, route, status, started.elapsed());
-    if let Some(span) = &span {
-        orbit_telemetry::rename(span, format!("{method} {route}"));
+    if let Some(span) = span {
+        span.record("otel.name", format!("{method} {route}"));
         span.record("http.route", route);
         span.record("http.response.status_code", status);
         span.record("user.id", context.user_id.get().map(String::as_str));
@@ -107,7 +108,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
             span.record("otel.status_code", "ERROR");
         }
     }
-    let trace_id = span.as_ref().and_then(orbit_telemetry::trace_id);
+    let trace_id = traced.as_ref().map(|(_, trace_id)| trace_id.as_str());
     if logged {
         let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
         tracing::info!(
@@ -126,16 +127,18 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     Ok(response)
 }
 
-/// The span of one request when it is traced, continuing the caller's trace when it sent a
-/// `traceparent`.
-fn request_span(req: &Request) -> Option<tracing::Span> {
+/// The span of one request and its trace id when it is traced, continuing the caller's trace
+/// when it sent a `traceparent`.
+fn request_span(req: &Request) -> Option<(tracing::Span, String)> {
     let header = |name| {
         req.headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
     let traced = orbit_telemetry::sample_request(header("traceparent"), header("tracestate"))?;
-    let span = tracing::info_span!(
+    let trace_id = traced.trace_id();
+    let span = traced.span(|| {
+        tracing::info_span!(
         "request",
         otel.name = %req.method(),
         otel.kind = "server",
@@ -145,9 +148,9 @@ fn request_span(req: &Request) -> Option<tracing::Span> {
         http.response.status_code = tracing::field::Empty,
         user.id = tracing::field::Empty,
         workspace.slug = tracing::field::Empty,
-    );
-    traced.trace(&span);
-    Some(span)
+        )
+    });
+    Some((span, trace_id))
 }
 
 fn is_sane_request_id(id: &str) -> bool {

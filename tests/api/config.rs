@@ -257,12 +257,16 @@ fn job_settings_are_checked_at_boot() {
     assert!(sampler.contains("OTEL_TRACES_SAMPLER must be one of always_on"));
     let ratio = problems(&[traced, ("OTEL_TRACES_SAMPLER_ARG", "10%")]).join("\n");
     assert!(ratio.contains("OTEL_TRACES_SAMPLER_ARG must be the share of traces kept"));
+    let headers = problems(&[traced, ("OTEL_EXPORTER_OTLP_HEADERS", "api-key")]).join("\n");
+    assert!(headers.contains("OTEL_EXPORTER_OTLP_HEADERS must be name=value pairs"));
     let fine = [
         traced,
         ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
         ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=a%20b,x-team=orbit"),
     ];
-    assert!(Settings::from_vars(fine).is_ok());
+    let traces = Settings::from_vars(fine).unwrap().traces.unwrap();
+    assert_eq!(traces.headers[0], ("api-key".to_owned(), "a b".to_owned()));
     let settings = Settings::from_vars([
         (
             "JOBS_SCHEDULES",

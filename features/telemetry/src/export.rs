@@ -1,0 +1,133 @@
+//! The export queue: ended spans wait here, already encoded, until a task on the app's runtime
+//! posts them to the collector, every few seconds or as soon as a batch is full. One export is
+//! in flight at a time; past a bound the newest spans are dropped (and counted) rather than
+//! memory growing while the collector is away.
+
+use std::cell::RefCell;
+use std::mem;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use tokio::sync::{Notify, oneshot};
+
+use crate::otlp;
+
+/// Spans that make a batch worth sending at once (the OpenTelemetry batch processor's size).
+const BATCH_SPANS: usize = 512;
+/// Spans kept waiting at most (the batch processor's queue).
+const MAX_QUEUED_SPANS: usize = 2048;
+/// How long a span waits at most (the batch processor's schedule).
+const EXPORT_EVERY: Duration = Duration::from_secs(5);
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+pub(crate) struct Queue {
+    waiting: Mutex<Waiting>,
+    batch_full: Notify,
+}
+
+#[derive(Default)]
+pub(crate) struct Waiting {
+    /// Each span an encoded `ScopeSpans.spans` field.
+    pub spans: Vec<u8>,
+    count: usize,
+    dropped: u64,
+}
+
+thread_local! {
+    /// Where a span is encoded before it is queued (its length comes first).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Queue {
+    /// Queues the span `encode` writes (an OTLP `Span` message).
+    pub fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) {
+        SCRATCH.with_borrow_mut(|span| {
+            span.clear();
+            encode(span);
+            let mut waiting = self.waiting.lock().expect("never poisoned");
+            if waiting.count >= MAX_QUEUED_SPANS {
+                waiting.dropped += 1;
+                return;
+            }
+            otlp::message_header(&mut waiting.spans, 2, span.len());
+            waiting.spans.extend_from_slice(span);
+            waiting.count += 1;
+            if waiting.count == BATCH_SPANS {
+                self.batch_full.notify_one();
+            }
+        });
+    }
+
+    pub fn take(&self) -> Waiting {
+        mem::take(&mut *self.waiting.lock().expect("never poisoned"))
+    }
+}
+
+/// Where and how batches are sent.
+pub(crate) struct Collector {
+    pub client: reqwest::Client,
+    /// `{endpoint}/v1/traces`.
+    pub url: String,
+    pub headers: HeaderMap,
+    /// The encoded `Resource` every batch comes from.
+    pub resource: Vec<u8>,
+}
+
+/// Sends the queue's batches until `stop` fires, then what is still queued.
+pub(crate) async fn run(queue: Arc<Queue>, collector: Collector, mut stop: oneshot::Receiver<()>) {
+    // Said once when exports start failing and once when they work again, not per batch.
+    let mut failing = false;
+    loop {
+        let stopping = tokio::select! {
+            _ = queue.batch_full.notified() => false,
+            _ = tokio::time::sleep(EXPORT_EVERY) => false,
+            _ = &mut stop => true,
+        };
+        let waiting = queue.take();
+        if waiting.dropped > 0 {
+            tracing::warn!(
+                spans = waiting.dropped,
+                "spans dropped: the collector does not keep up"
+            );
+        }
+        if waiting.count > 0 {
+            match (collector.send(&waiting.spans).await, failing) {
+                (Err(problem), false) => {
+                    tracing::warn!(%problem, "spans are not exported until the collector answers");
+                    failing = true;
+                }
+                (Ok(()), true) => {
+                    tracing::info!("spans are exported again");
+                    failing = false;
+                }
+                _ => {}
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+impl Collector {
+    /// Posts one batch; what went wrong when the collector did not take it.
+    async fn send(&self, spans: &[u8]) -> Result<(), String> {
+        let body = otlp::export_request(&self.resource, "orbit", spans);
+        let response = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, "application/x-protobuf")
+            .timeout(EXPORT_TIMEOUT)
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| err.to_string())?;
+        match response.status() {
+            status if status.is_success() => Ok(()),
+            status => Err(format!("the collector answered {status}")),
+        }
+    }
+}

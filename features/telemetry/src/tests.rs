@@ -1,0 +1,201 @@
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::StatusCode};
+use prost::Message;
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::*;
+
+/// Runs `traced` under a subscriber with the span layer; the OTLP request its spans make.
+fn exported(sampler: Sampler, traced: impl FnOnce()) -> (ExportTraceServiceRequest, Vec<Span>) {
+    let queue = Arc::new(Queue::default());
+    let layer = SpanLayer {
+        queue: queue.clone(),
+        sampler,
+    };
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), traced);
+    let resource = otlp::resource(&[("service.name", "svc")]);
+    let body = otlp::export_request(&resource, "orbit", &queue.take().spans);
+    let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("a valid OTLP body");
+    let spans = request.resource_spans[0].scope_spans[0].spans.clone();
+    (request, spans)
+}
+
+fn attribute(span: &Span, key: &str) -> Option<AnyValue> {
+    span.attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(|attribute| attribute.value.clone()?.value)
+}
+
+#[test]
+fn a_request_its_query_and_an_event_make_one_trace() {
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let (request, spans) = exported(Sampler::default(), || {
+        let _ = SAMPLER.set(Sampler::default());
+        let traced = sample_request(Some(caller), Some("vendor=x")).expect("sampled");
+        assert_eq!(traced.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let span = traced.span(|| {
+            tracing::info_span!(
+                "request",
+                otel.name = "GET",
+                otel.kind = "server",
+                otel.status_code = tracing::field::Empty,
+                http.route = tracing::field::Empty,
+                http.response.status_code = tracing::field::Empty,
+            )
+        });
+        span.in_scope(|| {
+            let query = tracing::info_span!(
+                "sea_orm.query",
+                otel.kind = "client",
+                db.system = "postgresql"
+            );
+            query.in_scope(|| tracing::info!(rows = 3, "read"));
+        });
+        span.record("otel.name", "GET /v1/me");
+        span.record("http.route", "/v1/me");
+        span.record("http.response.status_code", 500);
+        span.record("otel.status_code", "ERROR");
+    });
+    let resource = request.resource_spans[0].resource.as_ref().unwrap();
+    assert_eq!(resource.attributes[0].key, "service.name");
+    assert_eq!(
+        request.resource_spans[0].scope_spans[0]
+            .scope
+            .as_ref()
+            .unwrap()
+            .name,
+        "orbit"
+    );
+    let [query, request] = spans.as_slice() else {
+        panic!("{spans:?}")
+    };
+    assert_eq!(request.name, "GET /v1/me");
+    assert_eq!(request.kind, SpanKind::Server as i32);
+    assert_eq!(hex(&request.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(hex(&request.parent_span_id), "00f067aa0ba902b7");
+    assert_eq!(request.trace_state, "vendor=x");
+    assert_eq!(
+        attribute(request, "http.route"),
+        Some(AnyValue::StringValue("/v1/me".into()))
+    );
+    assert_eq!(
+        attribute(request, "http.response.status_code"),
+        Some(AnyValue::IntValue(500))
+    );
+    assert_eq!(
+        request.status.as_ref().unwrap().code,
+        StatusCode::Error as i32
+    );
+    assert!(request.end_time_unix_nano >= request.start_time_unix_nano);
+    assert!(request.start_time_unix_nano > 1_600_000_000_000_000_000);
+
+    assert_eq!(query.name, "sea_orm.query");
+    assert_eq!(query.kind, SpanKind::Client as i32);
+    assert_eq!(query.trace_id, request.trace_id);
+    assert_eq!(query.parent_span_id, request.span_id);
+    assert_ne!(query.span_id, request.span_id);
+    assert_eq!(
+        attribute(query, "db.system"),
+        Some(AnyValue::StringValue("postgresql".into()))
+    );
+    let [event] = query.events.as_slice() else {
+        panic!("{:?}", query.events)
+    };
+    assert_eq!(event.name, "read");
+    assert!(
+        event.attributes.iter().any(|kv| kv.key == "rows"
+            && kv.value.as_ref().unwrap().value == Some(AnyValue::IntValue(3)))
+    );
+}
+
+#[test]
+fn a_trace_the_sampler_leaves_out_makes_no_span_nor_do_its_children() {
+    let never = Sampler::parse(Some("always_off"), None).unwrap();
+    let (_, spans) = exported(never, || {
+        let job = tracing::info_span!("job", otel.name = "email.send");
+        job.in_scope(|| tracing::info_span!("sea_orm.query").in_scope(|| {}));
+    });
+    assert!(spans.is_empty(), "{spans:?}");
+    let (_, spans) = exported(Sampler::default(), || {
+        let job = tracing::info_span!("job", otel.name = "email.send", job.attempt = 1u64);
+        job.in_scope(|| {
+            tracing::info_span!("sea_orm.query").in_scope(|| {});
+            tracing::error!("provider unreachable");
+        });
+    });
+    let [query, job] = spans.as_slice() else {
+        panic!("{spans:?}")
+    };
+    assert_eq!(job.name, "email.send");
+    let status = job.status.as_ref().expect("an error event sets the status");
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (StatusCode::Error as i32, "provider unreachable")
+    );
+    assert!(job.parent_span_id.is_empty(), "a job run starts its trace");
+    assert_eq!(query.parent_span_id, job.span_id);
+}
+
+#[test]
+fn traceparents_are_read_as_the_w3c_defines_them() {
+    let parse = parse_traceparent;
+    let (trace, parent, sampled) =
+        parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    assert_eq!(
+        (hex(&trace).as_str(), hex(&parent).as_str(), sampled),
+        ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true)
+    );
+    assert!(
+        !parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            .unwrap()
+            .2
+    );
+    for bad in [
+        "",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        "00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01",
+    ] {
+        assert!(parse(bad).is_none(), "{bad:?}");
+    }
+    assert!(parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later").is_some());
+}
+
+#[test]
+fn collector_headers_are_name_value_pairs_percent_encoded() {
+    assert_eq!(
+        parse_headers("api-key=secret%20one, X-Team=orbit").unwrap(),
+        [
+            ("api-key".to_owned(), "secret one".to_owned()),
+            ("x-team".to_owned(), "orbit".to_owned())
+        ]
+    );
+    assert_eq!(parse_headers("").unwrap(), []);
+    assert!(
+        parse_headers("no-value")
+            .unwrap_err()
+            .contains("name=value")
+    );
+    assert!(
+        parse_headers("bad name=x")
+            .unwrap_err()
+            .contains("not a header name")
+    );
+    assert!(
+        parse_headers("key=%0a")
+            .unwrap_err()
+            .contains("not a header value")
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
