@@ -3,10 +3,14 @@
 use std::time::Duration;
 
 use migration::{MigrationLock, Migrator, MigratorTrait};
+use sea_orm::sea_query::Values;
+use sea_orm::sqlx;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    DbErr, QueryResult, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
+use sea_query_sqlx::SqlxValues;
 use secrecy::ExposeSecret;
 
 use crate::config::DatabaseSettings;
@@ -51,6 +55,28 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     };
     db.begin_with_options(options).await
+}
+
+/// The rows of a search, planned for its own values every time on Postgres (an unnamed
+/// statement). A search's best plan depends on its term: walk the list in order for a broad
+/// one, go through the trigram index for a narrow one. The generic plan a prepared statement
+/// settles on after five runs cannot see the term (nor the limit): a narrow member search
+/// walked all 10,000 members of a workspace (10 ms against 1 ms), and with the limit known a
+/// broad one joined every match before keeping a page (230 ms against 1 ms).
+pub async fn search_rows(
+    db: &DatabaseConnection,
+    statement: Statement,
+) -> Result<Vec<QueryResult>, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return db.query_all_raw(statement).await;
+    }
+    let values = statement.values.unwrap_or(Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(statement.sql), SqlxValues(values))
+        .persistent(false)
+        .fetch_all(db.get_postgres_connection_pool())
+        .await
+        .map(|rows| rows.into_iter().map(QueryResult::from).collect())
+        .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(err.into())))
 }
 
 /// A search term for `LIKE … ESCAPE '\\'`: `%`, `_` and `\\` in it are literal.

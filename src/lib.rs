@@ -21,5 +21,6 @@ pub mod state;
 pub mod system;
 pub mod telemetry;
 pub mod time;
+pub mod trigrams;
 pub mod uploads;
 pub mod workspaces;

@@ -8,6 +8,7 @@ use crate::capabilities::Capabilities;
 use crate::config::Settings;
 use crate::rate_limit::RateLimiter;
 use crate::realtime::Realtime;
+use crate::trigrams::TrigramStats;
 use crate::workspaces::events::DomainEvents;
 
 /// What every handler can reach: settings, the pool and one implementation per capability.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub realtime: Realtime,
     /// Renders the Prometheus metrics, when they are on.
     pub metrics: Option<PrometheusHandle>,
+    /// Which trigrams the searched columns share, for substring searches.
+    pub trigram_stats: Arc<TrigramStats>,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             realtime,
             events,
             metrics,
+            trigram_stats: Arc::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod m20261205_000010_create_billing;
 mod m20261205_000011_account_tokens;
 mod m20261205_000012_create_audit_entries;
 mod m20261206_000013_member_search_index;
+mod m20261206_000014_trigram_statistics;
 mod shared;
 
 pub struct Migrator;
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_account_tokens::Migration),
             Box::new(m20261205_000012_create_audit_entries::Migration),
             Box::new(m20261206_000013_member_search_index::Migration),
+            Box::new(m20261206_000014_trigram_statistics::Migration),
         ]
     }
 }

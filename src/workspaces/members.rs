@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    RelationTrait, Set, TryGetableMany,
 };
 use serde_json::json;
 
@@ -18,7 +19,7 @@ use super::events::{Change, WorkspaceEvent};
 use super::{roles, service};
 use crate::audit::{Action, Entry};
 use crate::auth::entities::user;
-use crate::db::escape_like;
+use crate::db::{self, escape_like};
 use crate::error::{ApiError, ApiResult, unique_or_internal};
 use crate::http::pagination::{PageRequest, past, time_key};
 use crate::ids::new_id;
@@ -30,7 +31,7 @@ pub const MAX_QUERY: usize = 160;
 /// A page of the workspace's members, oldest first, from the paginated members route;
 /// `query` keeps those whose name or email contains it (any case).
 pub async fn page(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     workspace_id: &str,
     query: Option<&str>,
     page: &PageRequest,
@@ -43,7 +44,7 @@ pub async fn page(
 
 /// The workspace's first `limit` members, oldest first, and how many it has in all.
 pub async fn first(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     workspace_id: &str,
     limit: u64,
 ) -> ApiResult<(Vec<MemberDto>, u64)> {
@@ -72,7 +73,7 @@ const LIST: &str = "members";
 /// roles. A search matches the members' own `search_text`: it walks the workspace's
 /// members in list order and never the app's users.
 async fn select(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     workspace_id: &str,
     query: Option<&str>,
     after: Option<(DateTime<Utc>, String)>,
@@ -101,14 +102,23 @@ async fn select(
             Order::Asc,
         ));
     }
-    if let Some(pattern) = query.and_then(contains_pattern) {
-        select = select.filter(member::Column::SearchText.like(pattern));
-    }
-    let rows = select
-        .into_tuple::<(String, String, String, DateTime<Utc>, String, String)>()
-        .all(db)
-        .await
-        .map_err(ApiError::internal)?;
+    let rows = match query.and_then(contains_pattern) {
+        Some(pattern) => {
+            let select = select.filter(member::Column::SearchText.like(pattern));
+            let rows = db::search_rows(db, select.build(db.get_database_backend()))
+                .await
+                .map_err(ApiError::internal)?;
+            rows.iter()
+                .map(TryGetableMany::try_get_many_by_index)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| ApiError::internal(DbErr::from(err)))?
+        }
+        None => select
+            .into_tuple::<(String, String, String, DateTime<Utc>, String, String)>()
+            .all(db)
+            .await
+            .map_err(ApiError::internal)?,
+    };
     let roles: HashMap<String, RoleDto> = role::Entity::find()
         .filter(role::Column::WorkspaceId.eq(workspace_id))
         .all(db)

@@ -5,10 +5,11 @@
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::{Enum, Object, OpenApi, payload::Json};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select, Statement,
 };
 
 use super::require;
@@ -20,6 +21,7 @@ use crate::error::{ApiError, ApiResult, AuthResult};
 use crate::http::pagination::{PageRequest, past, text_key, time_key};
 use crate::openapi::ApiTags;
 use crate::state::AppState;
+use crate::trigrams::Match;
 
 /// The default and largest page.
 pub const MAX_PAGE: u64 = 100;
@@ -142,7 +144,7 @@ impl AdminUserListApi {
         if let Some(value) = search_value.0.filter(|value| !value.is_empty()) {
             let field = search_field.0.unwrap_or(SearchField::Email);
             let operator = search_operator.0.unwrap_or(SearchOperator::Contains);
-            condition = condition.add(search(field, operator, &value));
+            condition = condition.add(search(&state, field, operator, &value).await);
         }
         if let Some(value) = filter_value.0 {
             let field = filter_field.0.unwrap_or(FilterField::Email);
@@ -162,13 +164,12 @@ impl AdminUserListApi {
         let rows = sort
             .apply(query.clone(), &page)?
             .limit(page.fetch())
-            .offset(offset.0.unwrap_or(0))
-            .all(&state.db);
+            .offset(offset.0.unwrap_or(0));
         // Side by side on two connections: a search's page and count each walk its index.
-        let (total, rows) =
-            tokio::try_join!(total(&state.db, query, filtered, estimate_above), async {
-                rows.await.map_err(ApiError::internal)
-            },)?;
+        let (total, rows) = tokio::try_join!(
+            total(&state.db, query, filtered, estimate_above),
+            page_rows(&state.db, rows, filtered),
+        )?;
         let (rows, next_cursor) = page.page(rows, |row| sort.key(row));
         Ok(Json(UserList {
             users: rows.iter().map(AuthUser::from).collect(),
@@ -182,18 +183,32 @@ impl AdminUserListApi {
 
 /// Matches the search. Emails are stored lowercased, so they are compared as they are: the
 /// expression the email trigram index covers (and names through `lower(name)`, the other).
-fn search(field: SearchField, operator: SearchOperator, value: &str) -> SimpleExpr {
-    let value = db::escape_like(&value.to_lowercase());
-    let pattern = match operator {
-        SearchOperator::Contains => format!("%{value}%"),
-        SearchOperator::StartsWith => format!("{value}%"),
-        SearchOperator::EndsWith => format!("%{value}"),
+async fn search(
+    state: &AppState,
+    field: SearchField,
+    operator: SearchOperator,
+    value: &str,
+) -> Condition {
+    let how = match operator {
+        SearchOperator::Contains => Match::Contains,
+        SearchOperator::StartsWith => Match::StartsWith,
+        SearchOperator::EndsWith => Match::EndsWith,
     };
-    let searched = match field {
-        SearchField::Email => Expr::col((user::Entity, user::Column::Email)),
-        SearchField::Name => Expr::expr(Func::lower(Expr::col((user::Entity, user::Column::Name)))),
+    let (searched, statistics) = match field {
+        SearchField::Email => (
+            Expr::col((user::Entity, user::Column::Email)),
+            "users_email_trigrams",
+        ),
+        SearchField::Name => (
+            Expr::expr(Func::lower(Expr::col((user::Entity, user::Column::Name)))),
+            "users_name_trigrams",
+        ),
     };
-    searched.like(LikeExpr::new(pattern).escape('\\'))
+    let term = value.to_lowercase();
+    state
+        .trigram_stats
+        .matches(&state.db, searched, statistics, how, &term)
+        .await
 }
 
 /// The condition `field = value`; 400 `validation` for a value the field cannot hold.
@@ -216,12 +231,31 @@ fn filter(field: FilterField, value: &str) -> Result<Condition, ApiError> {
     Ok(Condition::all().add(condition))
 }
 
+/// The users `rows` selects; a search or filter is planned for its values each time.
+async fn page_rows(
+    db: &DatabaseConnection,
+    rows: Select<user::Entity>,
+    filtered: bool,
+) -> ApiResult<Vec<user::Model>> {
+    if !filtered {
+        return rows.all(db).await.map_err(ApiError::internal);
+    }
+    let found = db::search_rows(db, rows.build(db.get_database_backend()))
+        .await
+        .map_err(ApiError::internal)?;
+    found
+        .iter()
+        .map(|row| user::Model::from_query_result(row, ""))
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)
+}
+
 /// How many users `query` matches, never by counting more than `estimate_above` rows: past
 /// that many (the whole table, or a search that matches most of it) the total is Postgres's
 /// estimate, from the table's statistics (kept by autovacuum's ANALYZE, within a few percent).
 /// A narrower search or filter is counted exactly, through the index that finds its rows.
 async fn total(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     query: Select<user::Entity>,
     filtered: bool,
     estimate_above: u64,
@@ -250,10 +284,10 @@ async fn total(
         .limit(estimate_above.saturating_add(1))
         .build(DbBackend::Postgres);
     statement.sql = format!("SELECT COUNT(*) AS n FROM ({}) AS matched", statement.sql);
-    let counted = db
-        .query_one_raw(statement)
+    let counted = db::search_rows(db, statement)
         .await
         .map_err(ApiError::internal)?
+        .first()
         .map(|row| row.try_get::<i64>("", "n"))
         .transpose()
         .map_err(ApiError::internal)?
