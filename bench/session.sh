@@ -16,9 +16,11 @@
 # (METRICS_TOKEN), and with metrics on and every span exported over OTLP/HTTP to a local sink
 # (bench/otlp-sink.py): every request traced, one in ten (OTEL_TRACES_SAMPLER), and none
 # (the exporter installed, every request sampled out: its fixed cost). BENCH_ROUNDS (3) rounds
-# of all variants, each variant's median reported, with the server's CPU time per request
-# (steadier than req/s where wrk, Postgres and the server share two cores). Target: within 5%
-# of the throughput without them.
+# of all variants, each round starting one variant later; each variant's change is the median
+# of its per-round changes against that round's `off` (paired: the machine's slow spells hit
+# whole rounds), for req/s and for the server's CPU time per request (steadier than req/s
+# where wrk, Postgres and the server share two cores). Target: within 5% of the throughput
+# without them.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,7 +79,9 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # Rounds interleave the variants so that a drift of the machine (caches, the other processes
 # on the two cores) is not charged to one of them; each variant's figure is its median.
 for round in $(seq "$rounds"); do
-  for variant in "${variants[@]}"; do
+  # Each round starts one variant later, so no variant always runs first or last.
+  shift_by=$(( (round - 1) % ${#variants[@]} ))
+  for variant in "${variants[@]:shift_by}" "${variants[@]:0:shift_by}"; do
     case $variant in
       off) restart_with ;;
       metrics) restart_with "$metrics" ;;
@@ -96,18 +100,23 @@ for round in $(seq "$rounds"); do
   done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-declare -A observed cpu
+# changes VALUES BASES: each round's change against the same round's `off`, in percent.
+changes() { paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk '{ printf "%.1f ", ($1 - $2) / $2 * 100 }'; }
+declare -A observed cpu change cpu_change
 for variant in "${variants[@]}"; do
   observed[$variant]=$(median <<<"${runs[$variant]}")
   cpu[$variant]=$(median <<<"${cpu_runs[$variant]}")
+  change[$variant]=$(changes "${runs[$variant]}" "${runs[off]}" | median)
+  cpu_change[$variant]=$(changes "${cpu_runs[$variant]}" "${cpu_runs[off]}" | median)
 done
 exported=$(awk '{ n += 1; bytes += $1 } END { printf "%d exports, %.1f MB", n, bytes / 1e6 }' "$tmp/sink.log")
-echo "== the cost of observing GET /v1/me (restarted server, same database; median of $rounds rounds)"
+echo "== the cost of observing GET /v1/me (restarted server, same database; $rounds rounds)"
+echo "   median req/s and CPU per request of each variant; change: the median of its rounds'"
+echo "   changes against the same round's off (paired, so a slow round is not charged to one variant)"
 for variant in "${variants[@]}"; do
-  awk -v label="$variant" -v value="${observed[$variant]}" -v base="${observed[off]}" -v all="${runs[$variant]}" \
-    -v cpu="${cpu[$variant]}" -v cpu_base="${cpu[off]}" -v cpu_all="${cpu_runs[$variant]}" 'BEGIN {
-    change = (value - base) / base * 100
-    printf "  %-20s %8.0f req/s %+6.1f%%  %-30s server CPU %6.1f us/req %+6.1f%%  (runs: %s; CPU: %s)\n", label, value, change, (change >= -5 ? "ok" : "MISSED (target within 5%)"), cpu, (cpu - cpu_base) / cpu_base * 100, all, cpu_all
+  awk -v label="$variant" -v value="${observed[$variant]}" -v change="${change[$variant]}" -v all="${runs[$variant]}" \
+    -v cpu="${cpu[$variant]}" -v cpu_change="${cpu_change[$variant]}" -v cpu_all="${cpu_runs[$variant]}" 'BEGIN {
+    printf "  %-20s %8.0f req/s %+6.1f%%  %-30s server CPU %6.1f us/req %+6.1f%%  (runs: %s; CPU: %s)\n", label, value, change, (change >= -5 ? "ok" : "MISSED (target within 5%)"), cpu, cpu_change, all, cpu_all
   }'
 done
 echo "  the sink received $exported"

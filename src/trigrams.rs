@@ -68,25 +68,16 @@ impl TrigramStats {
         // on the rows they find.
         let term_len = term.chars().count() as i32;
         let whole = match how {
-            Match::Contains => Expr::cust_with_exprs(
-                "strpos($1, $2) > 0",
-                [column.clone(), Expr::val(term)],
-            ),
+            Match::Contains => {
+                Expr::cust_with_exprs("strpos($1, $2) > 0", [column.clone(), Expr::val(term)])
+            }
             Match::StartsWith => Expr::cust_with_exprs(
                 "left($1, $2) = $3",
-                [
-                    column.clone(),
-                    Expr::val(term_len),
-                    Expr::val(term),
-                ],
+                [column.clone(), Expr::val(term_len), Expr::val(term)],
             ),
             Match::EndsWith => Expr::cust_with_exprs(
                 "right($1, $2) = $3",
-                [
-                    column.clone(),
-                    Expr::val(term_len),
-                    Expr::val(term),
-                ],
+                [column.clone(), Expr::val(term_len), Expr::val(term)],
             ),
         };
         windows

@@ -28,9 +28,9 @@ pub(crate) struct Queue {
 }
 
 #[derive(Default)]
-pub(crate) struct Waiting {
+struct Waiting {
     /// Each span an encoded `ScopeSpans.spans` field.
-    pub spans: Vec<u8>,
+    spans: Vec<u8>,
     count: usize,
     dropped: u64,
 }
@@ -60,8 +60,18 @@ impl Queue {
         });
     }
 
-    pub fn take(&self) -> Waiting {
-        mem::take(&mut *self.waiting.lock().expect("never poisoned"))
+    /// Takes the waiting spans into `batch`, leaving `batch`'s emptied buffer in their place:
+    /// the two buffers take turns at their grown size, so a batch of half a megabyte is never
+    /// grown, copied and freed again (large frees make glibc consolidate its whole heap).
+    /// Returns how many spans were taken and how many dropped since the last call.
+    pub fn take_into(&self, batch: &mut Vec<u8>) -> (usize, u64) {
+        batch.clear();
+        let mut waiting = self.waiting.lock().expect("never poisoned");
+        mem::swap(&mut waiting.spans, batch);
+        (
+            mem::take(&mut waiting.count),
+            mem::take(&mut waiting.dropped),
+        )
     }
 }
 
@@ -79,21 +89,22 @@ pub(crate) struct Collector {
 pub(crate) async fn run(queue: Arc<Queue>, collector: Collector, mut stop: oneshot::Receiver<()>) {
     // Said once when exports start failing and once when they work again, not per batch.
     let mut failing = false;
+    let mut batch = Vec::new();
     loop {
         let stopping = tokio::select! {
             _ = queue.batch_full.notified() => false,
             _ = tokio::time::sleep(EXPORT_EVERY) => false,
             _ = &mut stop => true,
         };
-        let waiting = queue.take();
-        if waiting.dropped > 0 {
+        let (count, dropped) = queue.take_into(&mut batch);
+        if dropped > 0 {
             tracing::warn!(
-                spans = waiting.dropped,
+                spans = dropped,
                 "spans dropped: the collector does not keep up"
             );
         }
-        if waiting.count > 0 {
-            match (collector.send(&waiting.spans).await, failing) {
+        if count > 0 {
+            match (collector.send(&batch).await, failing) {
                 (Err(problem), false) => {
                     tracing::warn!(%problem, "spans are not exported until the collector answers");
                     failing = true;

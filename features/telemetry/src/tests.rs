@@ -17,7 +17,9 @@ fn exported(sampler: Sampler, traced: impl FnOnce()) -> (ExportTraceServiceReque
     };
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), traced);
     let resource = otlp::resource(&[("service.name", "svc")]);
-    let body = otlp::export_request(&resource, "orbit", &queue.take().spans);
+    let mut spans = Vec::new();
+    queue.take_into(&mut spans);
+    let body = otlp::export_request(&resource, "orbit", &spans);
     let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("a valid OTLP body");
     let spans = request.resource_spans[0].scope_spans[0].spans.clone();
     (request, spans)
