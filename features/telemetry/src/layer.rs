@@ -139,24 +139,29 @@ where
         let Some(span) = ctx.event_span(event) else {
             return;
         };
+        if !matches!(span.extensions().get::<Traced>(), Some(Traced::Kept(_))) {
+            return;
+        }
+        // An `Event`: its time, its message as its name, its level and its other fields,
+        // formatted before the span is locked: a field whose formatting logs re-enters this
+        // layer (under the global subscriber), which must not find the span locked.
+        let mut message = None;
+        let mut attributes = Vec::new();
+        let level = Value::Text(event.metadata().level().as_str());
+        otlp::attribute(&mut attributes, 3, "level", &level);
+        event.record(&mut Fields(|key, value: Value<'_>| match (key, value) {
+            ("message", Value::Text(text)) => message = Some(text.to_owned()),
+            (key, value) => otlp::attribute(&mut attributes, 3, key, &value),
+        }));
+        let name = message.unwrap_or_else(|| event.metadata().name().to_owned());
+        let mut encoded = Vec::with_capacity(attributes.len() + name.len() + 16);
+        otlp::fixed64(&mut encoded, 1, now());
+        otlp::bytes(&mut encoded, 2, name.as_bytes());
+        encoded.extend_from_slice(&attributes);
         if let Some(Traced::Kept(recording)) = span.extensions_mut().get_mut::<Traced>() {
-            // An `Event`: its time, its message as its name, its level and its other fields.
-            let mut message = None;
-            let mut attributes = Vec::new();
-            let level = Value::Text(event.metadata().level().as_str());
-            otlp::attribute(&mut attributes, 3, "level", &level);
-            event.record(&mut Fields(|key, value: Value<'_>| match (key, value) {
-                ("message", Value::Text(text)) => message = Some(text.to_owned()),
-                (key, value) => otlp::attribute(&mut attributes, 3, key, &value),
-            }));
-            let name = message.unwrap_or_else(|| event.metadata().name().to_owned());
             if *event.metadata().level() == Level::ERROR && recording.status.is_none() {
-                recording.status = Some((STATUS_ERROR, name.clone()));
+                recording.status = Some((STATUS_ERROR, name));
             }
-            let mut encoded = Vec::with_capacity(attributes.len() + name.len() + 16);
-            otlp::fixed64(&mut encoded, 1, now());
-            otlp::bytes(&mut encoded, 2, name.as_bytes());
-            encoded.extend_from_slice(&attributes);
             otlp::bytes(&mut recording.events, 11, &encoded);
         }
     }
