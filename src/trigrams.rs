@@ -134,9 +134,8 @@ fn rare_windows(term: &str, common: &HashSet<String>) -> Vec<String> {
     let mut windows = Vec::new();
     for run in term.split(|c: char| !c.is_ascii_alphanumeric()) {
         let mut start = None;
-        for i in 0..=run.len().saturating_sub(3) {
-            let rare = run.len() >= 3 && i + 3 <= run.len() && !common.contains(&run[i..i + 3]);
-            match (rare, start) {
+        for i in 0..run.len().saturating_sub(2) {
+            match (!common.contains(&run[i..i + 3]), start) {
                 (true, None) => start = Some(i),
                 (false, Some(from)) => {
                     windows.push(run[from..i + 2].to_owned());

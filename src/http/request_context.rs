@@ -139,15 +139,15 @@ fn request_span(req: &Request) -> Option<(tracing::Span, String)> {
     let trace_id = traced.trace_id();
     let span = traced.span(|| {
         tracing::info_span!(
-        "request",
-        otel.name = %req.method(),
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        http.request.method = %req.method(),
-        http.route = tracing::field::Empty,
-        http.response.status_code = tracing::field::Empty,
-        user.id = tracing::field::Empty,
-        workspace.slug = tracing::field::Empty,
+            "request",
+            otel.name = %req.method(),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %req.method(),
+            http.route = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+            user.id = tracing::field::Empty,
+            workspace.slug = tracing::field::Empty,
         )
     });
     Some((span, trace_id))
