@@ -2,9 +2,10 @@
 //! `METRICS_TOKEN` is set: `GET /metrics` on that private port, else on the main port behind
 //! the token. Off, nothing is recorded (the `metrics` macros are no-ops without a recorder).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::http::Method;
 
@@ -52,8 +53,9 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Counts one answered request by route template (never the raw path: bounded label values),
-/// method and status class, and records its latency.
-pub fn record_request(method: &Method, route: &str, status: u16, elapsed: Duration) {
+/// method and status class, and records its latency. Every label is a static or shared
+/// string: nothing is allocated per request for them.
+pub fn record_request(method: &Method, route: &Arc<str>, status: u16, elapsed: Duration) {
     let class = match status {
         100..=199 => "1xx",
         200..=299 => "2xx",
@@ -63,24 +65,23 @@ pub fn record_request(method: &Method, route: &str, status: u16, elapsed: Durati
     };
     // Any token is a method to hyper: only the standard ones become label values.
     let method = match *method {
-        Method::GET
-        | Method::POST
-        | Method::PUT
-        | Method::PATCH
-        | Method::DELETE
-        | Method::HEAD
-        | Method::OPTIONS => method.as_str().to_owned(),
-        _ => "OTHER".to_owned(),
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     };
-    let route = route.to_owned();
     metrics::counter!(
         "http_requests_total",
-        "method" => method.clone(),
-        "route" => route.clone(),
+        "method" => method,
+        "route" => SharedString::from(route.clone()),
         "status" => class
     )
     .increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route)
+    metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => SharedString::from(route.clone()))
         .record(elapsed.as_secs_f64());
 }
 

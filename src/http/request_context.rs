@@ -88,13 +88,14 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
-    let route = response
+    let route_pattern = response
         .data::<PathPattern>()
-        .map(|pattern| pattern.0.as_ref())
+        .map(|pattern| pattern.0.clone())
         .filter(|pattern| !pattern.is_empty())
-        .unwrap_or("(no route)");
+        .unwrap_or_else(|| Arc::from("(no route)"));
+    let route = &*route_pattern;
     let status = response.status().as_u16();
-    crate::metrics::record_request(&method, route, status, started.elapsed());
+    crate::metrics::record_request(&method, &route_pattern, status, started.elapsed());
     if let Some(span) = span {
         span.record("otel.name", format!("{method} {route}"));
         span.record("http.route", route);

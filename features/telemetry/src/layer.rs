@@ -47,7 +47,7 @@ pub(crate) fn root_span(start: TraceStart, make: impl FnOnce() -> tracing::Span)
 
 /// A span kept in the extensions of the `tracing` span it mirrors.
 enum Traced {
-    Kept(Box<Recording>),
+    Kept(Recording),
     /// Left out by the sampler; so are its children.
     Dropped,
 }
@@ -115,15 +115,14 @@ where
             name: Cow::Borrowed(attrs.metadata().name()),
             kind: KIND_INTERNAL,
             start: now(),
-            attributes: Vec::with_capacity(256),
+            attributes: spare_buffer(),
             status: None,
             events: Vec::new(),
         };
         attrs.record(&mut Fields(|key, value: Value<'_>| {
             recording.set(key, value)
         }));
-        span.extensions_mut()
-            .insert(Traced::Kept(Box::new(recording)));
+        span.extensions_mut().insert(Traced::Kept(recording));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -171,6 +170,7 @@ where
         if let Some(Traced::Kept(recording)) = span.extensions_mut().remove::<Traced>() {
             let end = now();
             self.queue.push(|out| recording.encode(end, out));
+            recycle(recording.attributes);
         }
     }
 }
@@ -238,6 +238,33 @@ fn kind_code(kind: &str) -> u64 {
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(kind))
         .map_or(KIND_INTERNAL, |(_, code)| *code)
+}
+
+thread_local! {
+    /// Attribute buffers of closed spans, for the next spans made on this thread: a query's
+    /// statement alone outgrows a fresh buffer, and four spans a request made and freed four.
+    static SPARE_BUFFERS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+const SPARE_BUFFERS_KEPT: usize = 32;
+/// Larger buffers (a span with a huge statement) are freed rather than kept.
+const SPARE_BUFFER_MAX: usize = 16 * 1024;
+
+fn spare_buffer() -> Vec<u8> {
+    SPARE_BUFFERS
+        .with_borrow_mut(Vec::pop)
+        .unwrap_or_else(|| Vec::with_capacity(1024))
+}
+
+fn recycle(mut buffer: Vec<u8>) {
+    if buffer.capacity() <= SPARE_BUFFER_MAX {
+        buffer.clear();
+        SPARE_BUFFERS.with_borrow_mut(|spare| {
+            if spare.len() < SPARE_BUFFERS_KEPT {
+                spare.push(buffer);
+            }
+        });
+    }
 }
 
 /// Hands each field of a span or event to a function, as an OTLP value.

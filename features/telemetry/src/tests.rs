@@ -143,6 +143,25 @@ fn a_trace_the_sampler_leaves_out_makes_no_span_nor_do_its_children() {
 }
 
 #[test]
+fn spans_made_one_after_another_carry_only_their_own_attributes() {
+    let statement = |n: usize| format!("SELECT {}", "x, ".repeat(n * 200));
+    let (_, spans) = exported(Sampler::default(), || {
+        for n in 0..3 {
+            let query = tracing::info_span!("sea_orm.query", db.statement = tracing::field::Empty);
+            query.record("db.statement", statement(n).as_str());
+        }
+    });
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    for (n, span) in spans.iter().enumerate() {
+        assert_eq!(span.attributes.len(), 1, "span {n}: {:?}", span.attributes);
+        assert_eq!(
+            attribute(span, "db.statement"),
+            Some(AnyValue::StringValue(statement(n)))
+        );
+    }
+}
+
+#[test]
 fn traceparents_are_read_as_the_w3c_defines_them() {
     let parse = parse_traceparent;
     let (trace, parent, sampled) =
