@@ -416,8 +416,9 @@ impl TestApp {
         link.replacen("http://localhost:4002", &self.base, 1)
     }
 
-    /// Waits (a few seconds at most) until the job queue has nothing due or running: the
-    /// mails a request enqueued have been sent. Jobs scheduled for later (not retries) do not
+    /// Waits (15 s at most: the whole suite shares two cores, and once took more than five)
+    /// until the job queue has nothing due or running: the mails a request enqueued have been
+    /// sent. Jobs scheduled for later (not retries) do not
     /// count.
     pub async fn jobs_idle(&self) {
         // One query, one snapshot: a job read as running by one query and as a
@@ -443,7 +444,7 @@ impl TestApp {
                 false => Some(format!("busy: {busy:?}")),
             }
         };
-        for _ in 0..250 {
+        for _ in 0..750 {
             if busy().await.is_none() {
                 return;
             }
