@@ -15,12 +15,12 @@
 # Then the cost of observing: GET /v1/me again with the server restarted with metrics on
 # (METRICS_TOKEN), and with metrics on and every span exported over OTLP/HTTP to a local sink
 # (bench/otlp-sink.py): every request traced, one in ten (OTEL_TRACES_SAMPLER), and none
-# (the exporter installed, every request sampled out: its fixed cost). BENCH_ROUNDS (3) rounds
-# of all variants, each round starting one variant later; each variant's change is the median
-# of its per-round changes against that round's `off` (paired: the machine's slow spells hit
-# whole rounds), for req/s and for the server's CPU time per request (steadier than req/s
-# where wrk, Postgres and the server share two cores). Target: within 5% of the throughput
-# without them.
+# (the exporter installed, every request sampled out: its fixed cost); BENCH_VARIANTS (all of
+# them) names a subset, such as "metrics metrics+traces". BENCH_ROUNDS (3) rounds of the
+# variants, each round starting one variant later; each variant's change is the median of its
+# per-round changes against that round's `off` (paired: the machine's slow spells hit whole
+# rounds), for req/s and for the server's CPU time per request (steadier than req/s where wrk,
+# Postgres and the server share two cores). Target: within 5% of the throughput without them.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -72,7 +72,8 @@ trap 'kill "$sink_pid" 2>/dev/null || true; stop_server "$server_pid"; psql -q "
 rounds=${BENCH_ROUNDS:-3}
 metrics=METRICS_TOKEN=bench-metrics-token-0123456789
 traces=OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port"
-variants=(off metrics metrics+traces metrics+traces-10% metrics+traces-none)
+# BENCH_VARIANTS: a subset to compare (off is always run: the others are measured against it).
+read -r -a variants <<<"off ${BENCH_VARIANTS:-metrics metrics+traces metrics+traces-10% metrics+traces-none}"
 declare -A runs cpu_runs
 # The server's CPU time (user + system, every thread: the exporter's included), in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }

@@ -13,7 +13,8 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::config::{LogFormat, LogSettings};
 
 /// What is exported: the app's own spans (requests, jobs) and the database's queries made
-/// inside one of them (the job queue's idle polls are traces of nothing), never the HTTP
+/// inside one of them or while a traced request is handled (the job queue's idle polls are
+/// traces of nothing), never the HTTP
 /// client's (the exporter's own requests would trace themselves) nor the console mailer's
 /// (its events carry sign-in links).
 struct Exported(Targets);
@@ -36,7 +37,9 @@ impl Exported {
 impl<S: Subscriber + for<'span> LookupSpan<'span>> Filter<S> for Exported {
     fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
         self.0.would_enable(meta.target(), meta.level())
-            && (!meta.target().starts_with(QUERIES) || cx.lookup_current().is_some())
+            && (!meta.target().starts_with(QUERIES)
+                || cx.lookup_current().is_some()
+                || orbit_telemetry::in_traced_request())
     }
 
     /// Settled once per callsite, except queries: whether they are inside an exported span
@@ -56,7 +59,7 @@ impl<S: Subscriber + for<'span> LookupSpan<'span>> Filter<S> for Exported {
     }
 }
 
-/// Database queries become spans only inside another span (a request or a job run). The
+/// Database queries become spans only inside a traced request or another span (a job run). The
 /// layer that decides has no filter of its own because a per-layer filter cannot: the
 /// registry still makes a span every per-layer filter turned down (tracing-subscriber counts
 /// a span unwanted only when all 64 filter slots refuse it), so under an exporter each query
@@ -77,7 +80,9 @@ impl<S: Subscriber + for<'span> LookupSpan<'span>> Layer<S> for QueriesInsideSpa
     }
 
     fn enabled(&self, meta: &Metadata<'_>, cx: Context<'_, S>) -> bool {
-        !is_query_span(meta) || cx.current_span().id().is_some()
+        !is_query_span(meta)
+            || cx.current_span().id().is_some()
+            || orbit_telemetry::in_traced_request()
     }
 
     /// It enables nothing itself, so the other layers' hints stand.
@@ -140,7 +145,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn queries_become_spans_only_inside_an_exported_span() {
+    fn queries_become_spans_only_inside_a_span_or_a_traced_request() {
         let subscriber = tracing_subscriber::registry()
             .with(Identity::new().with_filter(EnvFilter::new("warn")))
             .with(Identity::new().with_filter(Exported::new()))
@@ -150,8 +155,14 @@ mod tests {
             assert!(query().is_disabled(), "a query outside any span");
             let request = tracing::info_span!("request");
             assert!(!request.is_disabled());
-            let _entered = request.enter();
-            assert!(!query().is_disabled(), "a query inside a request");
+            request.in_scope(|| assert!(!query().is_disabled(), "a query inside a span"));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime.block_on(orbit_telemetry::within(&request, async {
+                assert!(!query().is_disabled(), "a query while a request is handled");
+            }));
+            assert!(query().is_disabled(), "a query after it");
         });
     }
 }

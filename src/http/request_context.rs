@@ -5,7 +5,6 @@ use bytes::Bytes;
 use poem::PathPattern;
 use poem::http::{HeaderValue, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
-use tracing::Instrument;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -66,7 +65,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     let span = traced.as_ref().map(|(span, _)| span);
 
     let mut response = match span {
-        Some(span) => next.call(req).instrument(span.clone()).await?,
+        Some(span) => orbit_telemetry::within(span, next.call(req)).await?,
         None => next.call(req).await?,
     }
     .into_response();

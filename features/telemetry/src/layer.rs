@@ -37,6 +37,23 @@ thread_local! {
     static NEXT_ROOT: Cell<Option<TraceStart>> = const { Cell::new(None) };
 }
 
+tokio::task_local! {
+    /// The span of the traced request a task is handling, parent of the spans and events made
+    /// while no span of theirs is entered. Swapped in at each poll, where entering the span
+    /// would cost a lookup in the registry and in each layer's filter, twice.
+    static REQUEST: Id;
+}
+
+/// Runs `handling` as the work of the request `span`.
+pub(crate) async fn within<F: Future>(span: Id, handling: F) -> F::Output {
+    REQUEST.scope(span, handling).await
+}
+
+/// The traced request the current task is handling.
+pub(crate) fn current_request() -> Option<Id> {
+    REQUEST.try_with(Id::clone).ok()
+}
+
 /// Makes a span with `make`, as the root of `start`'s trace.
 pub(crate) fn root_span(start: TraceStart, make: impl FnOnce() -> tracing::Span) -> tracing::Span {
     NEXT_ROOT.with(|next| next.set(Some(start)));
@@ -84,17 +101,21 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let parent = span.parent().and_then(|parent| {
-            parent
-                .extensions()
-                .get::<Traced>()
-                .map(|traced| match traced {
-                    Traced::Kept(parent) => {
-                        Some((parent.trace_id, parent.span_id, parent.trace_state.clone()))
-                    }
-                    Traced::Dropped => None,
-                })
-        });
+        let request = || attrs.is_contextual().then(current_request).flatten();
+        let parent = span
+            .parent()
+            .or_else(|| ctx.span(&request()?))
+            .and_then(|parent| {
+                parent
+                    .extensions()
+                    .get::<Traced>()
+                    .map(|traced| match traced {
+                        Traced::Kept(parent) => {
+                            Some((parent.trace_id, parent.span_id, parent.trace_state.clone()))
+                        }
+                        Traced::Dropped => None,
+                    })
+            });
         let (trace_id, parent_id, trace_state) = match (NEXT_ROOT.with(Cell::take), parent) {
             (Some(root), _) => (root.trace_id, root.remote_parent, root.trace_state),
             (None, Some(Some((trace_id, parent_id, state)))) => (trace_id, Some(parent_id), state),
@@ -135,7 +156,8 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.event_span(event) else {
+        let request = || event.is_contextual().then(current_request).flatten();
+        let Some(span) = ctx.event_span(event).or_else(|| ctx.span(&request()?)) else {
             return;
         };
         if !matches!(span.extensions().get::<Traced>(), Some(Traced::Kept(_))) {

@@ -162,6 +162,39 @@ fn spans_made_one_after_another_carry_only_their_own_attributes() {
 }
 
 #[test]
+fn a_request_handled_within_its_span_parents_what_it_makes() {
+    let (_, spans) = exported(Sampler::default(), || {
+        let _ = SAMPLER.set(Sampler::default());
+        let traced = sample_request(None, None).expect("sampled");
+        let span = traced.span(|| tracing::info_span!("request", otel.name = "GET"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(within(&span, async {
+            assert!(in_traced_request());
+            tokio::task::yield_now().await;
+            tracing::info_span!("sea_orm.query").in_scope(|| {});
+            tracing::error!("the provider refused");
+        }));
+        assert!(!in_traced_request());
+        drop(span);
+        tracing::info_span!("sea_orm.query").in_scope(|| {});
+    });
+    let [inside, request, outside] = spans.as_slice() else {
+        panic!("{spans:?}")
+    };
+    assert_eq!(inside.parent_span_id, request.span_id);
+    assert_eq!(inside.trace_id, request.trace_id);
+    let status = request
+        .status
+        .as_ref()
+        .expect("the event reached the request");
+    assert_eq!(status.message, "the provider refused");
+    assert!(outside.parent_span_id.is_empty(), "{outside:?}");
+    assert_ne!(outside.trace_id, request.trace_id);
+}
+
+#[test]
 fn traceparents_are_read_as_the_w3c_defines_them() {
     let parse = parse_traceparent;
     let (trace, parent, sampled) =
