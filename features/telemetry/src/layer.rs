@@ -264,7 +264,7 @@ fn kind_code(kind: &str) -> u64 {
 
 thread_local! {
     /// Attribute buffers of closed spans, for the next spans made on this thread: a query's
-    /// statement alone outgrows a fresh buffer, and four spans a request made and freed four.
+    /// statement alone outgrows a fresh buffer, and each span made and freed its own.
     static SPARE_BUFFERS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
