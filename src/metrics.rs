@@ -74,14 +74,15 @@ pub fn record_request(method: &Method, route: &Arc<str>, status: u16, elapsed: D
         Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
     };
+    let route = SharedString::from(route.clone());
     metrics::counter!(
         "http_requests_total",
         "method" => method,
-        "route" => SharedString::from(route.clone()),
+        "route" => route.clone(),
         "status" => class
     )
     .increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => SharedString::from(route.clone()))
+    metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route)
         .record(elapsed.as_secs_f64());
 }
 

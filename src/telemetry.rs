@@ -14,9 +14,8 @@ use crate::config::{LogFormat, LogSettings};
 
 /// What is exported: the app's own spans (requests, jobs) and the database's queries made
 /// inside one of them or while a traced request is handled (the job queue's idle polls are
-/// traces of nothing), never the HTTP
-/// client's (the exporter's own requests would trace themselves) nor the console mailer's
-/// (its events carry sign-in links).
+/// traces of nothing), never the HTTP client's (the exporter's own requests would trace
+/// themselves) nor the console mailer's (its events carry sign-in links).
 struct Exported(Targets);
 
 const QUERIES: &str = "sea_orm::database";
