@@ -16,7 +16,8 @@ use secrecy::ExposeSecret;
 use crate::config::DatabaseSettings;
 
 /// Opens the pool without connecting: a database that is down at boot makes `/ready` fail
-/// until it comes back, instead of stopping the process.
+/// until it comes back, instead of stopping the process. Its queries become spans of the
+/// traces they run in when spans are exported.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(settings.url.expose_secret());
     options
@@ -36,7 +37,18 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
         });
-    Database::connect(options).await
+    let mut db = Database::connect(options).await?;
+    if orbit_telemetry::exports_spans() {
+        let system = match db.get_database_backend() {
+            DbBackend::Postgres => "postgresql",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other_sql",
+        };
+        db.set_metric_callback(move |query| {
+            orbit_telemetry::query_ended(system, &query.statement.sql, query.elapsed, query.failed)
+        });
+    }
+    Ok(db)
 }
 
 /// Brings the schema up to date. Only the embedded SQLite default does this at boot; a

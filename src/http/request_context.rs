@@ -2,6 +2,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
+use orbit_telemetry::{RequestSpan, Value};
 use poem::PathPattern;
 use poem::http::{HeaderValue, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
@@ -61,14 +62,21 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     req.extensions_mut().insert(context.clone());
     let method = req.method().clone();
     let logged = req.uri().path() != "/health";
-    let traced = request_span(&req);
-    let span = traced.as_ref().map(|(span, _)| span);
+    let span = request_span(&req);
+    let trace_id = span.as_ref().map(RequestSpan::trace_id);
 
-    let mut response = match span {
-        Some(span) => orbit_telemetry::within(span, next.call(req)).await?,
-        None => next.call(req).await?,
-    }
-    .into_response();
+    let (answer, span) = match span {
+        Some(span) => {
+            let (answer, span) = span.run(next.call(req)).await;
+            (answer, Some(span))
+        }
+        None => (next.call(req).await, None),
+    };
+    // An error no middleware turned into a response is answered here, as the server would,
+    // so that it is logged, counted and traced like any other answer.
+    let mut response = answer
+        .map(IntoResponse::into_response)
+        .unwrap_or_else(|err| err.into_response());
 
     // JSON is UTF-8 by definition; the Node API sends the bare media type.
     if response.headers().get(header::CONTENT_TYPE)
@@ -95,20 +103,23 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     let route = &*route_pattern;
     let status = response.status().as_u16();
     crate::metrics::record_request(&method, &route_pattern, status, started.elapsed());
-    if let Some(span) = span {
-        span.record("otel.name", format!("{method} {route}"));
-        span.record("http.route", route);
-        span.record("http.response.status_code", status);
-        span.record("user.id", context.user_id.get().map(String::as_str));
-        span.record(
-            "workspace.slug",
-            context.workspace.get().map(String::as_str),
-        );
-        if status >= 500 {
-            span.record("otel.status_code", "ERROR");
+    if let Some(mut span) = span {
+        span.rename(format!("{method} {route}"));
+        span.set("http.route", Value::Text(route));
+        span.set("http.response.status_code", Value::Int(status.into()));
+        for (key, value) in [
+            ("user.id", context.user_id.get()),
+            ("workspace.slug", context.workspace.get()),
+        ] {
+            if let Some(value) = value {
+                span.set(key, Value::Text(value));
+            }
         }
+        if status >= 500 {
+            span.fail();
+        }
+        span.end();
     }
-    let trace_id = traced.as_ref().map(|(_, trace_id)| trace_id.as_str());
     if logged {
         let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
         tracing::info!(
@@ -118,7 +129,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
             status,
             latency_ms,
             request_id,
-            trace_id,
+            trace_id = trace_id.as_deref(),
             user_id = context.user_id.get(),
             workspace = context.workspace.get(),
             "request"
@@ -127,30 +138,18 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     Ok(response)
 }
 
-/// The span of one request and its trace id when it is traced, continuing the caller's trace
-/// when it sent a `traceparent`.
-fn request_span(req: &Request) -> Option<(tracing::Span, String)> {
+/// The span of one request when it is traced, continuing the caller's trace when it sent a
+/// `traceparent`.
+fn request_span(req: &Request) -> Option<RequestSpan> {
     let header = |name| {
         req.headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
     let traced = orbit_telemetry::sample_request(header("traceparent"), header("tracestate"))?;
-    let trace_id = traced.trace_id();
-    let span = traced.span(|| {
-        tracing::info_span!(
-            "request",
-            otel.name = %req.method(),
-            otel.kind = "server",
-            otel.status_code = tracing::field::Empty,
-            http.request.method = %req.method(),
-            http.route = tracing::field::Empty,
-            http.response.status_code = tracing::field::Empty,
-            user.id = tracing::field::Empty,
-            workspace.slug = tracing::field::Empty,
-        )
-    });
-    Some((span, trace_id))
+    let mut span = traced.server_span(req.method().as_str());
+    span.set("http.request.method", Value::Text(req.method().as_str()));
+    Some(span)
 }
 
 fn is_sane_request_id(id: &str) -> bool {

@@ -54,6 +54,10 @@ async fn start_sink() -> (String, Received) {
     (format!("http://{addr}"), received)
 }
 
+fn is_query(span: &Span) -> bool {
+    text(&span.attributes, "db.system").is_some()
+}
+
 fn text(attributes: &[KeyValue], key: &str) -> Option<String> {
     attributes
         .iter()
@@ -171,7 +175,7 @@ async fn requests_queries_and_jobs_are_exported_to_the_collector() {
     let queries: Vec<&Span> = spans
         .iter()
         .map(|(_, span)| span)
-        .filter(|span| span.trace_id == sign_in.trace_id && span.name.starts_with("sea_orm"))
+        .filter(|span| span.trace_id == sign_in.trace_id && is_query(span))
         .collect();
     assert!(
         !queries.is_empty(),
@@ -180,7 +184,9 @@ async fn requests_queries_and_jobs_are_exported_to_the_collector() {
     assert!(
         queries
             .iter()
-            .all(|query| text(&query.attributes, "db.system").is_some())
+            .all(|query| query.parent_span_id == sign_in.span_id
+                && text(&query.attributes, "db.statement").is_some()),
+        "each is a child of the request and says what it ran"
     );
     assert!(
         spans
@@ -191,7 +197,7 @@ async fn requests_queries_and_jobs_are_exported_to_the_collector() {
     assert!(
         spans
             .iter()
-            .filter(|(_, span)| span.name.starts_with("sea_orm"))
+            .filter(|(_, span)| is_query(span))
             .all(|(_, span)| !span.parent_span_id.is_empty()),
         "no query is exported outside a request or a job"
     );

@@ -7,10 +7,11 @@
 //! status yet marks it failed.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt::{Debug, Write};
+use std::pin::pin;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -23,53 +24,50 @@ use crate::export::Queue;
 use crate::otlp::{self, Value};
 use crate::sampler::Sampler;
 
-/// Where a trace came from, for the span that starts it.
+/// The trace a new span belongs to and its parent there.
 #[derive(Debug, Clone)]
 pub(crate) struct TraceStart {
     pub trace_id: [u8; 16],
-    /// The caller's span, when the trace continues the caller's.
-    pub remote_parent: Option<[u8; 8]>,
+    /// The parent span: in this process, or the caller's when a request continues its trace.
+    pub parent_id: Option<[u8; 8]>,
     pub trace_state: String,
-}
-
-thread_local! {
-    /// The trace the next span made on this thread starts (a sampled request's).
-    static NEXT_ROOT: Cell<Option<TraceStart>> = const { Cell::new(None) };
 }
 
 tokio::task_local! {
     /// The span of the traced request a task is handling, parent of the spans and events made
-    /// while no span of theirs is entered. Swapped in at each poll, where entering the span
-    /// would cost a lookup in the registry and in each layer's filter, twice.
-    static REQUEST: Id;
+    /// while no span of theirs is entered. It is not a `tracing` span: the app sets its
+    /// attributes directly, where each `record` on a `tracing` span costs a lookup in the
+    /// registry, in each layer's filter and in this layer.
+    static REQUEST: RefCell<Recording>;
 }
 
-/// Runs `handling` as the work of the request `span`.
-pub(crate) async fn within<F: Future>(span: Id, handling: F) -> F::Output {
-    REQUEST.scope(span, handling).await
+/// Runs `handling` as the work of the request span `request`; hands the span back.
+pub(crate) async fn within<F: Future>(request: Recording, handling: F) -> (F::Output, Recording) {
+    let mut scoped = pin!(REQUEST.scope(RefCell::new(request), handling));
+    let output = scoped.as_mut().await;
+    let request = scoped
+        .as_mut()
+        .take_value()
+        .expect("the scope holds its span until taken");
+    (output, request.into_inner())
 }
 
-/// The traced request the current task is handling.
-pub(crate) fn current_request() -> Option<Id> {
-    REQUEST.try_with(Id::clone).ok()
-}
-
-/// Makes a span with `make`, as the root of `start`'s trace.
-pub(crate) fn root_span(start: TraceStart, make: impl FnOnce() -> tracing::Span) -> tracing::Span {
-    NEXT_ROOT.with(|next| next.set(Some(start)));
-    let span = make();
-    NEXT_ROOT.with(|next| next.take());
-    span
+/// Where the children of the traced request the current task is handling start.
+pub(crate) fn request_parent() -> Option<TraceStart> {
+    REQUEST
+        .try_with(|request| request.try_borrow().ok().map(|request| request.as_parent()))
+        .ok()
+        .flatten()
 }
 
 /// A span kept in the extensions of the `tracing` span it mirrors.
-enum Traced {
+pub(crate) enum Traced {
     Kept(Recording),
     /// Left out by the sampler; so are its children.
     Dropped,
 }
 
-struct Recording {
+pub(crate) struct Recording {
     trace_id: [u8; 16],
     span_id: [u8; 8],
     parent_id: Option<[u8; 8]>,
@@ -86,7 +84,8 @@ struct Recording {
 }
 
 const KIND_INTERNAL: u64 = 1;
-const KIND_SERVER: u64 = 2;
+pub(crate) const KIND_SERVER: u64 = 2;
+pub(crate) const KIND_CLIENT: u64 = 3;
 const STATUS_OK: u64 = 1;
 const STATUS_ERROR: u64 = 2;
 
@@ -101,45 +100,29 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let request = || attrs.is_contextual().then(current_request).flatten();
-        let parent = span
-            .parent()
-            .or_else(|| ctx.span(&request()?))
-            .and_then(|parent| {
-                parent
-                    .extensions()
-                    .get::<Traced>()
-                    .map(|traced| match traced {
-                        Traced::Kept(parent) => {
-                            Some((parent.trace_id, parent.span_id, parent.trace_state.clone()))
-                        }
-                        Traced::Dropped => None,
-                    })
-            });
-        let (trace_id, parent_id, trace_state) = match (NEXT_ROOT.with(Cell::take), parent) {
-            (Some(root), _) => (root.trace_id, root.remote_parent, root.trace_state),
-            (None, Some(Some((trace_id, parent_id, state)))) => (trace_id, Some(parent_id), state),
-            (None, Some(None)) => return span.extensions_mut().insert(Traced::Dropped),
-            (None, None) => {
+        // The parent's trace, `Some(None)` when the sampler left the parent out.
+        let parent = match span.parent() {
+            Some(parent) => parent.extensions().get::<Traced>().map(Traced::as_parent),
+            None if attrs.is_contextual() => request_parent().map(Some),
+            None => None,
+        };
+        let trace = match parent {
+            Some(Some(parent)) => parent,
+            Some(None) => return span.extensions_mut().insert(Traced::Dropped),
+            None => {
                 let trace_id = rand::random();
                 if !self.sampler.keeps(&trace_id, None) {
                     return span.extensions_mut().insert(Traced::Dropped);
                 }
-                (trace_id, None, String::new())
+                TraceStart {
+                    trace_id,
+                    parent_id: None,
+                    trace_state: String::new(),
+                }
             }
         };
-        let mut recording = Recording {
-            trace_id,
-            span_id: rand::random(),
-            parent_id,
-            trace_state,
-            name: Cow::Borrowed(attrs.metadata().name()),
-            kind: KIND_INTERNAL,
-            start: now(),
-            attributes: spare_buffer(),
-            status: None,
-            events: Vec::new(),
-        };
+        let name = Cow::Borrowed(attrs.metadata().name());
+        let mut recording = Recording::start(trace, name, KIND_INTERNAL);
         attrs.record(&mut Fields(|key, value: Value<'_>| {
             recording.set(key, value)
         }));
@@ -155,17 +138,59 @@ where
         }
     }
 
+    // Each event is formatted before its span is locked: a field whose formatting logs
+    // re-enters this layer (under the global subscriber), which must not find the span locked.
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let request = || event.is_contextual().then(current_request).flatten();
-        let Some(span) = ctx.event_span(event).or_else(|| ctx.span(&request()?)) else {
-            return;
-        };
-        if !matches!(span.extensions().get::<Traced>(), Some(Traced::Kept(_))) {
-            return;
+        match ctx.event_span(event) {
+            Some(span) => {
+                if !matches!(span.extensions().get::<Traced>(), Some(Traced::Kept(_))) {
+                    return;
+                }
+                let event = SpanEvent::of(event);
+                if let Some(Traced::Kept(recording)) = span.extensions_mut().get_mut::<Traced>() {
+                    recording.add(event);
+                }
+            }
+            None if event.is_contextual() && REQUEST.try_with(|_| ()).is_ok() => {
+                let event = SpanEvent::of(event);
+                let _ = REQUEST.try_with(|request| {
+                    if let Ok(mut request) = request.try_borrow_mut() {
+                        request.add(event);
+                    }
+                });
+            }
+            None => {}
         }
-        // An `Event`: its time, its message as its name, its level and its other fields,
-        // formatted before the span is locked: a field whose formatting logs re-enters this
-        // layer (under the global subscriber), which must not find the span locked.
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        if let Some(Traced::Kept(recording)) = span.extensions_mut().remove::<Traced>() {
+            recording.end(&self.queue);
+        }
+    }
+}
+
+impl Traced {
+    /// The trace a child of this span belongs to; `None` when it is left out.
+    pub(crate) fn as_parent(&self) -> Option<TraceStart> {
+        match self {
+            Traced::Kept(parent) => Some(parent.as_parent()),
+            Traced::Dropped => None,
+        }
+    }
+}
+
+/// A span's `Event`: its time, its message as its name, its level and its other fields.
+struct SpanEvent {
+    is_error: bool,
+    name: String,
+    /// The encoded `Span.Event` message.
+    encoded: Vec<u8>,
+}
+
+impl SpanEvent {
+    fn of(event: &Event<'_>) -> Self {
         let mut message = None;
         let mut attributes = Vec::new();
         let level = Value::Text(event.metadata().level().as_str());
@@ -179,25 +204,76 @@ where
         otlp::fixed64(&mut encoded, 1, now());
         otlp::bytes(&mut encoded, 2, name.as_bytes());
         encoded.extend_from_slice(&attributes);
-        if let Some(Traced::Kept(recording)) = span.extensions_mut().get_mut::<Traced>() {
-            if *event.metadata().level() == Level::ERROR && recording.status.is_none() {
-                recording.status = Some((STATUS_ERROR, name));
-            }
-            otlp::bytes(&mut recording.events, 11, &encoded);
-        }
-    }
-
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(&id) else { return };
-        if let Some(Traced::Kept(recording)) = span.extensions_mut().remove::<Traced>() {
-            let end = now();
-            self.queue.push(|out| recording.encode(end, out));
-            recycle(recording.attributes);
+        Self {
+            is_error: *event.metadata().level() == Level::ERROR,
+            name,
+            encoded,
         }
     }
 }
 
 impl Recording {
+    /// A span of `trace` starting now.
+    pub(crate) fn start(trace: TraceStart, name: Cow<'static, str>, kind: u64) -> Self {
+        Self {
+            trace_id: trace.trace_id,
+            span_id: rand::random(),
+            parent_id: trace.parent_id,
+            trace_state: trace.trace_state,
+            name,
+            kind,
+            start: now(),
+            attributes: spare_buffer(),
+            status: None,
+            events: Vec::new(),
+        }
+    }
+
+    /// Where this span's children start: its trace, with this span as their parent.
+    fn as_parent(&self) -> TraceStart {
+        TraceStart {
+            trace_id: self.trace_id,
+            parent_id: Some(self.span_id),
+            trace_state: self.trace_state.clone(),
+        }
+    }
+
+    /// Moves the start back by `elapsed`: a span recorded once it ended.
+    pub(crate) fn backdate(&mut self, elapsed: Duration) {
+        let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.start = self.start.saturating_sub(elapsed);
+    }
+
+    pub(crate) fn trace_id(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// An error event marks a span without a status failed, with its message.
+    fn add(&mut self, event: SpanEvent) {
+        if event.is_error && self.status.is_none() {
+            self.status = Some((STATUS_ERROR, event.name));
+        }
+        otlp::bytes(&mut self.events, 11, &event.encoded);
+    }
+
+    /// Marks the span failed unless a status was set.
+    pub(crate) fn fail(&mut self) {
+        if self.status.is_none() {
+            self.status = Some((STATUS_ERROR, String::new()));
+        }
+    }
+
+    pub(crate) fn rename(&mut self, name: String) {
+        self.name = Cow::Owned(name);
+    }
+
+    /// Ends the span now, into `queue`.
+    pub(crate) fn end(self, queue: &Queue) {
+        let end = now();
+        queue.push(|out| self.encode(end, out));
+        recycle(self.attributes);
+    }
+
     /// The OTLP `Span` message.
     fn encode(&self, end: u64, out: &mut Vec<u8>) {
         otlp::bytes(out, 1, &self.trace_id);
@@ -224,7 +300,7 @@ impl Recording {
         }
     }
 
-    fn set(&mut self, key: &'static str, value: Value<'_>) {
+    pub(crate) fn set(&mut self, key: &str, value: Value<'_>) {
         match (key, value) {
             ("otel.name", Value::Text(name)) => self.name = Cow::Owned(name.to_owned()),
             ("otel.kind", Value::Text(kind)) => self.kind = kind_code(kind),
@@ -252,7 +328,7 @@ impl Recording {
 fn kind_code(kind: &str) -> u64 {
     const KINDS: [(&str, u64); 4] = [
         ("server", KIND_SERVER),
-        ("client", 3),
+        ("client", KIND_CLIENT),
         ("producer", 4),
         ("consumer", 5),
     ];

@@ -1,10 +1,11 @@
 //! The traces capability.
 //!
-//! With a collector configured, the app's `tracing` spans (requests, database queries, job
+//! With a collector configured, requests, database queries and the app's `tracing` spans (job
 //! runs) are exported over OTLP/HTTP (protobuf, through the app's own reqwest client); a
 //! request carrying a W3C `traceparent` continues the caller's trace. Without one nothing is
-//! installed and nothing is paid for. The app sees a `tracing` layer, [`sample_request`],
-//! [`TracedRequest`] and [`within`], which runs a request's handler as its span's work.
+//! installed and nothing is paid for. The app sees a `tracing` layer, [`sample_request`], the
+//! [`RequestSpan`] a traced request's handler runs in, and [`query_ended`], which the
+//! database pool calls after each query.
 //!
 //! Our own small layer rather than the OpenTelemetry SDK behind `tracing-opentelemetry`: that
 //! pair builds each span three times (the layer's builder, the SDK's span data, the protobuf
@@ -18,9 +19,11 @@
 mod export;
 mod layer;
 mod otlp;
+mod query;
 mod sampler;
 
-use std::sync::{Arc, OnceLock};
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -31,7 +34,9 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::export::{Collector, Queue};
-use crate::layer::{SpanLayer, TraceStart};
+use crate::layer::{KIND_SERVER, Recording, SpanLayer, TraceStart};
+pub use crate::otlp::Value;
+pub use crate::query::query_ended;
 pub use crate::sampler::{SAMPLERS, Sampler};
 
 /// The variable that switches exporting on; shown by the boot table while it is unset.
@@ -61,9 +66,6 @@ pub struct Exporting {
     stop: oneshot::Sender<()>,
     exporter: JoinHandle<()>,
 }
-
-/// The configured sampler, once spans are exported.
-static SAMPLER: OnceLock<Sampler> = OnceLock::new();
 
 impl Exporting {
     /// Starts exporting to `settings`' collector with `client` from a task on the current Tokio
@@ -96,7 +98,6 @@ impl Exporting {
         let queue = Arc::new(Queue::default());
         let (stop, stopped) = oneshot::channel();
         let exporter = tokio::spawn(export::run(queue.clone(), collector, stopped));
-        let _ = SAMPLER.set(settings.sampler);
         let layer = SpanLayer {
             queue,
             sampler: settings.sampler,
@@ -153,17 +154,23 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// A request chosen to be traced: the trace it starts or continues.
-pub struct TracedRequest(TraceStart);
+pub struct TracedRequest {
+    start: TraceStart,
+    queue: Arc<Queue>,
+}
 
 /// Whether to trace a request that came with this W3C `traceparent` (and `tracestate`):
-/// `None` when nothing is exported or the sampler leaves it out (a caller's unsampled trace
-/// stays unsampled under the default sampler). A missing or malformed `traceparent` starts a
-/// new trace.
+/// `None` when the current subscriber exports nothing or the sampler leaves it out (a
+/// caller's unsampled trace stays unsampled under the default sampler). A missing or
+/// malformed `traceparent` starts a new trace.
 pub fn sample_request(
     traceparent: Option<&str>,
     tracestate: Option<&str>,
 ) -> Option<TracedRequest> {
-    let sampler = SAMPLER.get()?;
+    let (sampler, queue) = tracing::dispatcher::get_default(|dispatch| {
+        let layer = dispatch.downcast_ref::<SpanLayer>()?;
+        Some((layer.sampler, layer.queue.clone()))
+    })?;
     let caller = traceparent.and_then(parse_traceparent);
     let trace_id = caller.map_or_else(rand::random, |(trace_id, _, _)| trace_id);
     if !sampler.keeps(&trace_id, caller.map(|(_, _, sampled)| sampled)) {
@@ -173,44 +180,80 @@ pub fn sample_request(
         (Some(_), Some(state)) if is_sane_trace_state(state) => state.to_owned(),
         _ => String::new(),
     };
-    Some(TracedRequest(TraceStart {
+    let start = TraceStart {
         trace_id,
-        remote_parent: caller.map(|(_, parent, _)| parent),
+        parent_id: caller.map(|(_, parent, _)| parent),
         trace_state,
-    }))
+    };
+    Some(TracedRequest { start, queue })
 }
 
 impl TracedRequest {
+    /// The request's span, of kind server, named `name` until renamed: the root of this trace
+    /// in this process.
+    pub fn server_span(self, name: &str) -> RequestSpan {
+        let name = Cow::Owned(name.to_owned());
+        RequestSpan {
+            recording: Recording::start(self.start, name, KIND_SERVER),
+            queue: self.queue,
+        }
+    }
+}
+
+/// A traced request's span. It is not a `tracing` span: the app knows its attributes and sets
+/// them here, where each `record` on a `tracing` span costs a lookup in the registry, in each
+/// layer's filter and in the span layer.
+pub struct RequestSpan {
+    recording: Recording,
+    queue: Arc<Queue>,
+}
+
+impl RequestSpan {
+    /// Runs `handling`, the request's handler, as the work of this span: the spans and events
+    /// it makes outside spans of their own are the request's children. Hands the span back.
+    pub async fn run<F: Future>(self, handling: F) -> (F::Output, Self) {
+        let (output, recording) = layer::within(self.recording, handling).await;
+        let span = Self {
+            recording,
+            queue: self.queue,
+        };
+        (output, span)
+    }
+
     /// The trace's id (32 hex digits), for the request's log line.
     pub fn trace_id(&self) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut hex = String::with_capacity(32);
-        for byte in self.0.trace_id {
+        for byte in self.recording.trace_id() {
             hex.push(DIGITS[usize::from(byte >> 4)].into());
             hex.push(DIGITS[usize::from(byte & 0xf)].into());
         }
         hex
     }
 
-    /// Makes the request's span with `make`: the root of this trace in this process.
-    pub fn span(self, make: impl FnOnce() -> tracing::Span) -> tracing::Span {
-        layer::root_span(self.0, make)
+    pub fn rename(&mut self, name: String) {
+        self.recording.rename(name);
+    }
+
+    /// Sets an attribute (`otel.*` keys as on a `tracing` span).
+    pub fn set(&mut self, key: &str, value: Value<'_>) {
+        self.recording.set(key, value);
+    }
+
+    /// Marks the request failed, unless an error event inside it already did.
+    pub fn fail(&mut self) {
+        self.recording.fail();
+    }
+
+    /// Ends the span now and queues it for export.
+    pub fn end(self) {
+        self.recording.end(&self.queue);
     }
 }
 
-/// Runs `handling`, a request's handler, as the work of its traced `span`: the spans and events
-/// it makes outside spans of their own are the request's children. Cheaper than
-/// `tracing::Instrument`, which enters and exits the span at every poll.
-pub async fn within<F: Future>(span: &tracing::Span, handling: F) -> F::Output {
-    match span.id() {
-        Some(id) => layer::within(id, handling).await,
-        None => handling.await,
-    }
-}
-
-/// Whether the current task is handling a traced request.
-pub fn in_traced_request() -> bool {
-    layer::current_request().is_some()
+/// Whether the current subscriber exports spans.
+pub fn exports_spans() -> bool {
+    tracing::dispatcher::get_default(|dispatch| dispatch.is::<SpanLayer>())
 }
 
 /// A version-00 `traceparent`: trace id, parent span id, and whether the caller sampled it.

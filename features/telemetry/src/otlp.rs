@@ -9,7 +9,7 @@ const LEN: u64 = 2;
 
 /// A span's or resource's attribute value (OTLP `AnyValue`), borrowed: it is encoded at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
     Text(&'a str),
     Int(i64),
     Bool(bool),

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
@@ -36,31 +37,22 @@ fn attribute(span: &Span, key: &str) -> Option<AnyValue> {
 fn a_request_its_query_and_an_event_make_one_trace() {
     let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let (request, spans) = exported(Sampler::default(), || {
-        let _ = SAMPLER.set(Sampler::default());
         let traced = sample_request(Some(caller), Some("vendor=x")).expect("sampled");
-        assert_eq!(traced.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
-        let span = traced.span(|| {
-            tracing::info_span!(
-                "request",
-                otel.name = "GET",
-                otel.kind = "server",
-                otel.status_code = tracing::field::Empty,
-                http.route = tracing::field::Empty,
-                http.response.status_code = tracing::field::Empty,
-            )
-        });
-        span.in_scope(|| {
-            let query = tracing::info_span!(
-                "sea_orm.query",
-                otel.kind = "client",
-                db.system = "postgresql"
-            );
-            query.in_scope(|| tracing::info!(rows = 3, "read"));
-        });
-        span.record("otel.name", "GET /v1/me");
-        span.record("http.route", "/v1/me");
-        span.record("http.response.status_code", 500);
-        span.record("otel.status_code", "ERROR");
+        let mut span = traced.server_span("GET");
+        assert_eq!(span.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        (_, span) = runtime.block_on(span.run(async {
+            tokio::task::yield_now().await;
+            query_ended("postgresql", "select id from users", QUERY_TIME, false);
+            tracing::info!(rows = 3, "read");
+        }));
+        span.rename("GET /v1/me".into());
+        span.set("http.route", Value::Text("/v1/me"));
+        span.set("http.response.status_code", Value::Int(500));
+        span.fail();
+        span.end();
     });
     let resource = request.resource_spans[0].resource.as_ref().unwrap();
     assert_eq!(resource.attributes[0].key, "service.name");
@@ -95,17 +87,29 @@ fn a_request_its_query_and_an_event_make_one_trace() {
     assert!(request.end_time_unix_nano >= request.start_time_unix_nano);
     assert!(request.start_time_unix_nano > 1_600_000_000_000_000_000);
 
-    assert_eq!(query.name, "sea_orm.query");
+    assert_eq!(query.name, "SELECT");
     assert_eq!(query.kind, SpanKind::Client as i32);
     assert_eq!(query.trace_id, request.trace_id);
     assert_eq!(query.parent_span_id, request.span_id);
     assert_ne!(query.span_id, request.span_id);
-    assert_eq!(
-        attribute(query, "db.system"),
-        Some(AnyValue::StringValue("postgresql".into()))
+    let duration = Duration::from_nanos(query.end_time_unix_nano - query.start_time_unix_nano);
+    assert!(
+        (QUERY_TIME..QUERY_TIME * 2).contains(&duration),
+        "a query's span ends when it is reported and starts its duration earlier: {duration:?}"
     );
-    let [event] = query.events.as_slice() else {
-        panic!("{:?}", query.events)
+    for (key, value) in [
+        ("db.system", "postgresql"),
+        ("db.operation", "SELECT"),
+        ("db.statement", "select id from users"),
+    ] {
+        assert_eq!(
+            attribute(query, key),
+            Some(AnyValue::StringValue(value.into()))
+        );
+    }
+    assert!(query.status.is_none());
+    let [event] = request.events.as_slice() else {
+        panic!("{:?}", request.events)
     };
     assert_eq!(event.name, "read");
     assert!(
@@ -114,32 +118,45 @@ fn a_request_its_query_and_an_event_make_one_trace() {
     );
 }
 
+const QUERY_TIME: Duration = Duration::from_millis(2);
+
 #[test]
 fn a_trace_the_sampler_leaves_out_makes_no_span_nor_do_its_children() {
     let never = Sampler::parse(Some("always_off"), None).unwrap();
     let (_, spans) = exported(never, || {
         let job = tracing::info_span!("job", otel.name = "email.send");
-        job.in_scope(|| tracing::info_span!("sea_orm.query").in_scope(|| {}));
+        job.in_scope(|| query_ended("sqlite", "DELETE FROM jobs", QUERY_TIME, false));
     });
     assert!(spans.is_empty(), "{spans:?}");
     let (_, spans) = exported(Sampler::default(), || {
         let job = tracing::info_span!("job", otel.name = "email.send", job.attempt = 1u64);
         job.in_scope(|| {
-            tracing::info_span!("sea_orm.query").in_scope(|| {});
+            let step = tracing::info_span!(target: "elsewhere", "step");
+            step.in_scope(|| query_ended("sqlite", "UPDATE jobs SET", QUERY_TIME, true));
             tracing::error!("provider unreachable");
         });
     });
-    let [query, job] = spans.as_slice() else {
+    let [query, step, job] = spans.as_slice() else {
         panic!("{spans:?}")
     };
     assert_eq!(job.name, "email.send");
+    assert_eq!(step.parent_span_id, job.span_id);
     let status = job.status.as_ref().expect("an error event sets the status");
     assert_eq!(
         (status.code, status.message.as_str()),
         (StatusCode::Error as i32, "provider unreachable")
     );
     assert!(job.parent_span_id.is_empty(), "a job run starts its trace");
-    assert_eq!(query.parent_span_id, job.span_id);
+    assert_eq!(
+        query.parent_span_id, step.span_id,
+        "the span entered is the parent"
+    );
+    assert_eq!(query.name, "UPDATE");
+    assert_eq!(
+        query.status.as_ref().map(|status| status.code),
+        Some(StatusCode::Error as i32),
+        "a failed query"
+    );
 }
 
 #[test]
@@ -164,34 +181,48 @@ fn spans_made_one_after_another_carry_only_their_own_attributes() {
 #[test]
 fn a_request_handled_within_its_span_parents_what_it_makes() {
     let (_, spans) = exported(Sampler::default(), || {
-        let _ = SAMPLER.set(Sampler::default());
-        let traced = sample_request(None, None).expect("sampled");
-        let span = traced.span(|| tracing::info_span!("request", otel.name = "GET"));
+        query_ended("postgresql", "SELECT 1", QUERY_TIME, false);
+        let span = sample_request(None, None)
+            .expect("sampled")
+            .server_span("GET");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        runtime.block_on(within(&span, async {
-            assert!(in_traced_request());
+        let (_, span) = runtime.block_on(span.run(async {
             tokio::task::yield_now().await;
-            tracing::info_span!("sea_orm.query").in_scope(|| {});
+            tracing::info_span!("job").in_scope(|| {});
+            query_ended("postgresql", "INSERT INTO audit", QUERY_TIME, false);
             tracing::error!("the provider refused");
         }));
-        assert!(!in_traced_request());
-        drop(span);
-        tracing::info_span!("sea_orm.query").in_scope(|| {});
+        span.end();
+        query_ended("postgresql", "SELECT 2", QUERY_TIME, false);
+        tracing::info_span!("job").in_scope(|| {});
     });
-    let [inside, request, outside] = spans.as_slice() else {
+    let [inner, query, request, outer] = spans.as_slice() else {
         panic!("{spans:?}")
     };
-    assert_eq!(inside.parent_span_id, request.span_id);
-    assert_eq!(inside.trace_id, request.trace_id);
+    for child in [inner, query] {
+        assert_eq!(child.parent_span_id, request.span_id);
+        assert_eq!(child.trace_id, request.trace_id);
+    }
+    assert_eq!(query.name, "INSERT");
     let status = request
         .status
         .as_ref()
         .expect("the event reached the request");
     assert_eq!(status.message, "the provider refused");
-    assert!(outside.parent_span_id.is_empty(), "{outside:?}");
-    assert_ne!(outside.trace_id, request.trace_id);
+    assert!(
+        outer.parent_span_id.is_empty(),
+        "a span after the request starts its own trace: {outer:?}"
+    );
+    assert_ne!(outer.trace_id, request.trace_id);
+}
+
+#[test]
+fn nothing_is_sampled_where_no_span_layer_is_installed() {
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        assert!(sample_request(None, None).is_none());
+    });
 }
 
 #[test]
