@@ -9,10 +9,10 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::{Debug, Write};
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio::task::futures::TaskLocalFuture;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
@@ -41,15 +41,12 @@ tokio::task_local! {
     static REQUEST: RefCell<Recording>;
 }
 
-/// Runs `handling` as the work of the request span `request`; hands the span back.
-pub(crate) async fn within<F: Future>(request: Recording, handling: F) -> (F::Output, Recording) {
-    let mut scoped = pin!(REQUEST.scope(RefCell::new(request), handling));
-    let output = scoped.as_mut().await;
-    let request = scoped
-        .as_mut()
-        .take_value()
-        .expect("the scope holds its span until taken");
-    (output, request.into_inner())
+/// `handling` as the work of the request span `request`, which the scope holds until taken.
+pub(crate) fn within<F: Future>(
+    request: Recording,
+    handling: F,
+) -> TaskLocalFuture<RefCell<Recording>, F> {
+    REQUEST.scope(RefCell::new(request), handling)
 }
 
 /// Where the children of the traced request the current task is handling start.

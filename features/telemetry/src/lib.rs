@@ -20,9 +20,9 @@ mod export;
 mod layer;
 mod otlp;
 mod query;
+mod request;
 mod sampler;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,9 +34,10 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::export::{Collector, Queue};
-use crate::layer::{KIND_SERVER, Recording, SpanLayer, TraceStart};
+use crate::layer::{SpanLayer, TraceStart};
 pub use crate::otlp::Value;
 pub use crate::query::query_ended;
+pub use crate::request::{RequestSpan, Running, TracedRequest};
 pub use crate::sampler::{SAMPLERS, Sampler};
 
 /// The variable that switches exporting on; shown by the boot table while it is unset.
@@ -153,12 +154,6 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// A request chosen to be traced: the trace it starts or continues.
-pub struct TracedRequest {
-    start: TraceStart,
-    queue: Arc<Queue>,
-}
-
 /// Whether to trace a request that came with this W3C `traceparent` (and `tracestate`):
 /// `None` when the current subscriber exports nothing or the sampler leaves it out (a
 /// caller's unsampled trace stays unsampled under the default sampler). A missing or
@@ -186,69 +181,6 @@ pub fn sample_request(
         trace_state,
     };
     Some(TracedRequest { start, queue })
-}
-
-impl TracedRequest {
-    /// The request's span, of kind server, named `name` until renamed: the root of this trace
-    /// in this process.
-    pub fn server_span(self, name: &str) -> RequestSpan {
-        let name = Cow::Owned(name.to_owned());
-        RequestSpan {
-            recording: Recording::start(self.start, name, KIND_SERVER),
-            queue: self.queue,
-        }
-    }
-}
-
-/// A traced request's span. It is not a `tracing` span: the app knows its attributes and sets
-/// them here, where each `record` on a `tracing` span costs a lookup in the registry, in each
-/// layer's filter and in the span layer.
-pub struct RequestSpan {
-    recording: Recording,
-    queue: Arc<Queue>,
-}
-
-impl RequestSpan {
-    /// Runs `handling`, the request's handler, as the work of this span: the spans and events
-    /// it makes outside spans of their own are the request's children. Hands the span back.
-    pub async fn run<F: Future>(self, handling: F) -> (F::Output, Self) {
-        let (output, recording) = layer::within(self.recording, handling).await;
-        let span = Self {
-            recording,
-            queue: self.queue,
-        };
-        (output, span)
-    }
-
-    /// The trace's id (32 hex digits), for the request's log line.
-    pub fn trace_id(&self) -> String {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = String::with_capacity(32);
-        for byte in self.recording.trace_id() {
-            hex.push(DIGITS[usize::from(byte >> 4)].into());
-            hex.push(DIGITS[usize::from(byte & 0xf)].into());
-        }
-        hex
-    }
-
-    pub fn rename(&mut self, name: String) {
-        self.recording.rename(name);
-    }
-
-    /// Sets an attribute (`otel.*` keys as on a `tracing` span).
-    pub fn set(&mut self, key: &str, value: Value<'_>) {
-        self.recording.set(key, value);
-    }
-
-    /// Marks the request failed, unless an error event inside it already did.
-    pub fn fail(&mut self) {
-        self.recording.fail();
-    }
-
-    /// Ends the span now and queues it for export.
-    pub fn end(self) {
-        self.recording.end(&self.queue);
-    }
 }
 
 /// Whether the current subscriber exports spans.
