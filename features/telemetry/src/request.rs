@@ -90,6 +90,19 @@ pin_project! {
         scoped: TaskLocalFuture<RefCell<Recording>, F>,
         queue: Option<Arc<Queue>>,
     }
+
+    /// A request dropped before it ends (its client went away) is exported as it stands:
+    /// the spans it made already point to it.
+    impl<F: Future> PinnedDrop for Running<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let Some(queue) = this.queue.take()
+                && let Some(recording) = this.scoped.as_mut().take_value()
+            {
+                recording.into_inner().end(&queue);
+            }
+        }
+    }
 }
 
 impl<F: Future> Future for Running<F> {
