@@ -418,8 +418,7 @@ impl TestApp {
 
     /// Waits (15 s at most: the whole suite shares two cores, and once took more than five)
     /// until the job queue has nothing due or running: the mails a request enqueued have been
-    /// sent. Jobs scheduled for later (not retries) do not
-    /// count.
+    /// sent. Jobs scheduled for later (not retries) do not count.
     pub async fn jobs_idle(&self) {
         // One query, one snapshot: a job read as running by one query and as a
         // retry by the next could slip between two.

@@ -148,9 +148,9 @@ where
                     recording.add(event);
                 }
             }
-            None if event.is_contextual() && REQUEST.try_with(|_| ()).is_ok() => {
-                let event = SpanEvent::of(event);
+            None if event.is_contextual() => {
                 let _ = REQUEST.try_with(|request| {
+                    let event = SpanEvent::of(event);
                     if let Ok(mut request) = request.try_borrow_mut() {
                         request.add(event);
                     }
