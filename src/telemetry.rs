@@ -12,11 +12,13 @@ use crate::config::{LogFormat, LogSettings};
 
 /// The `tracing` spans exported, with the events inside them: the app's own (job runs), never
 /// the HTTP client's (the exporter's own requests would trace themselves) nor the console
-/// mailer's (its events carry sign-in links). Requests and database queries are recorded
-/// without `tracing` spans.
+/// mailer's (its events carry sign-in links), nor the request's log line (written once the
+/// request's span has ended). Requests and database queries are recorded without `tracing`
+/// spans.
 fn exported() -> Targets {
     Targets::new()
         .with_target("orbit", Level::INFO)
+        .with_target("orbit::request", LevelFilter::OFF)
         .with_target("orbit_jobs", Level::INFO)
         .with_target("orbit_email", LevelFilter::OFF)
         .with_target("orbit_telemetry", LevelFilter::OFF)

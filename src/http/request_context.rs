@@ -129,7 +129,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
             status,
             latency_ms,
             request_id,
-            trace_id = trace_id.as_deref(),
+            trace_id = trace_id.map(tracing::field::display),
             user_id = context.user_id.get(),
             workspace = context.workspace.get(),
             "request"

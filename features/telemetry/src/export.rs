@@ -1,13 +1,16 @@
 //! The export queue: ended spans wait here, already encoded, until a task on the app's runtime
 //! posts them to the collector, every few seconds or as soon as a batch is full. One export is
 //! in flight at a time; past a bound the newest spans are dropped (and counted) rather than
-//! memory growing while the collector is away.
+//! memory growing while the collector is away. A batch's buffer is the body that is posted: the
+//! envelope is written into room kept at its start, and the buffer comes back for the next
+//! batch once the HTTP client drops the body.
 
 use std::cell::RefCell;
 use std::mem;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use tokio::sync::{Notify, oneshot};
 
@@ -21,15 +24,15 @@ const MAX_QUEUED_SPANS: usize = 2048;
 const EXPORT_EVERY: Duration = Duration::from_secs(5);
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Default)]
 pub(crate) struct Queue {
     waiting: Mutex<Waiting>,
     batch_full: Notify,
+    /// The bytes kept free at the start of each batch for its envelope.
+    envelope_room: usize,
 }
 
-#[derive(Default)]
 struct Waiting {
-    /// Each span an encoded `ScopeSpans.spans` field.
+    /// The envelope's room, then each span as an encoded `ScopeSpans.spans` field.
     spans: Vec<u8>,
     count: usize,
     dropped: u64,
@@ -41,6 +44,19 @@ thread_local! {
 }
 
 impl Queue {
+    /// An empty queue whose batches keep `envelope_room` bytes free at their start.
+    pub fn new(envelope_room: usize) -> Self {
+        Self {
+            waiting: Mutex::new(Waiting {
+                spans: vec![0; envelope_room],
+                count: 0,
+                dropped: 0,
+            }),
+            batch_full: Notify::new(),
+            envelope_room,
+        }
+    }
+
     /// Queues the span `encode` writes (an OTLP `Span` message).
     pub fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) {
         SCRATCH.with_borrow_mut(|span| {
@@ -60,12 +76,14 @@ impl Queue {
         });
     }
 
-    /// Takes the waiting spans into `batch`, leaving `batch`'s emptied buffer in their place:
-    /// the two buffers take turns at their grown size, so a batch of half a megabyte is never
-    /// grown, copied and freed again (large frees make glibc consolidate its whole heap).
-    /// Returns how many spans were taken and how many dropped since the last call.
+    /// Takes the waiting spans into `batch`, after the envelope's room, leaving `batch`'s
+    /// emptied buffer in their place: the two buffers take turns at their grown size, so a
+    /// batch of half a megabyte is never grown, copied and freed again (large frees make
+    /// glibc consolidate its whole heap). Returns how many spans were taken and how many
+    /// dropped since the last call.
     pub fn take_into(&self, batch: &mut Vec<u8>) -> (usize, u64) {
         batch.clear();
+        batch.resize(self.envelope_room, 0);
         let mut waiting = self.waiting.lock().expect("never poisoned");
         mem::swap(&mut waiting.spans, batch);
         (
@@ -85,11 +103,36 @@ pub(crate) struct Collector {
     pub resource: Vec<u8>,
 }
 
+/// The instrumentation scope of every span.
+pub(crate) const SCOPE: &str = "orbit";
+
+/// A batch's buffer lent to the body of its export; back in `home` when the body is dropped.
+struct Lent {
+    buffer: Vec<u8>,
+    start: usize,
+    home: Arc<Mutex<Vec<u8>>>,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buffer[self.start..]
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Ok(mut home) = self.home.lock() {
+            *home = mem::take(&mut self.buffer);
+        }
+    }
+}
+
 /// Sends the queue's batches until `stop` fires, then what is still queued.
 pub(crate) async fn run(queue: Arc<Queue>, collector: Collector, mut stop: oneshot::Receiver<()>) {
     // Said once when exports start failing and once when they work again, not per batch.
     let mut failing = false;
     let mut batch = Vec::new();
+    let returned = Arc::new(Mutex::new(Vec::new()));
     loop {
         let stopping = tokio::select! {
             _ = queue.batch_full.notified() => false,
@@ -104,7 +147,8 @@ pub(crate) async fn run(queue: Arc<Queue>, collector: Collector, mut stop: onesh
             );
         }
         if count > 0 {
-            match (collector.send(&batch).await, failing) {
+            let sent = collector.send(&queue, mem::take(&mut batch), &returned);
+            match (sent.await, failing) {
                 (Err(problem), false) => {
                     tracing::warn!(%problem, "spans are not exported until the collector answers");
                     failing = true;
@@ -115,6 +159,8 @@ pub(crate) async fn run(queue: Arc<Queue>, collector: Collector, mut stop: onesh
                 }
                 _ => {}
             }
+            // Empty while the client still holds the body: the queue grows a new buffer.
+            batch = mem::take(&mut *returned.lock().expect("never poisoned"));
         }
         if stopping {
             return;
@@ -123,9 +169,23 @@ pub(crate) async fn run(queue: Arc<Queue>, collector: Collector, mut stop: onesh
 }
 
 impl Collector {
-    /// Posts one batch; what went wrong when the collector did not take it.
-    async fn send(&self, spans: &[u8]) -> Result<(), String> {
-        let body = otlp::export_request(&self.resource, "orbit", spans);
+    /// Posts one batch taken from `queue`, its buffer coming back to `returned`; what went
+    /// wrong when the collector did not take it.
+    async fn send(
+        &self,
+        queue: &Queue,
+        mut batch: Vec<u8>,
+        returned: &Arc<Mutex<Vec<u8>>>,
+    ) -> Result<(), String> {
+        let room = queue.envelope_room;
+        let envelope = otlp::envelope(&self.resource, SCOPE, batch.len() - room);
+        let start = room - envelope.len();
+        batch[start..room].copy_from_slice(&envelope);
+        let body = Bytes::from_owner(Lent {
+            buffer: batch,
+            start,
+            home: returned.clone(),
+        });
         let response = self
             .client
             .post(&self.url)

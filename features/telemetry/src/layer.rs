@@ -12,6 +12,8 @@ use std::fmt::{Debug, Write};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use tokio::task::futures::TaskLocalFuture;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -37,15 +39,16 @@ tokio::task_local! {
     /// The span of the traced request a task is handling, parent of the spans and events made
     /// while no span of theirs is entered. It is not a `tracing` span: the app sets its
     /// attributes directly, where each `record` on a `tracing` span costs a lookup in the
-    /// registry, in each layer's filter and in this layer.
-    static REQUEST: RefCell<Recording>;
+    /// registry, in each layer's filter and in this layer. Boxed: the scope moves it in and
+    /// out of the task-local at each poll.
+    static REQUEST: RefCell<Box<Recording>>;
 }
 
 /// `handling` as the work of the request span `request`, which the scope holds until taken.
 pub(crate) fn within<F: Future>(
-    request: Recording,
+    request: Box<Recording>,
     handling: F,
-) -> TaskLocalFuture<RefCell<Recording>, F> {
+) -> TaskLocalFuture<RefCell<Box<Recording>>, F> {
     REQUEST.scope(RefCell::new(request), handling)
 }
 
@@ -107,7 +110,7 @@ where
             Some(Some(parent)) => parent,
             Some(None) => return span.extensions_mut().insert(Traced::Dropped),
             None => {
-                let trace_id = rand::random();
+                let trace_id = random_id();
                 if !self.sampler.keeps(&trace_id, None) {
                     return span.extensions_mut().insert(Traced::Dropped);
                 }
@@ -214,7 +217,7 @@ impl Recording {
     pub(crate) fn start(trace: TraceStart, name: Cow<'static, str>, kind: u64) -> Self {
         Self {
             trace_id: trace.trace_id,
-            span_id: rand::random(),
+            span_id: random_id(),
             parent_id: trace.parent_id,
             trace_state: trace.trace_state,
             name,
@@ -402,6 +405,18 @@ impl<F: FnMut(&'static str, Value<'_>)> Visit for Fields<F> {
             Err(_) => (self.0)(field.name(), Value::Text(&format!("{value:?}"))),
         });
     }
+}
+
+thread_local! {
+    /// Where trace and span ids are drawn: they must be random, not secret, so a small fast
+    /// generator per thread (as OpenTelemetry's SDK does) rather than the thread's
+    /// cryptographic one.
+    static IDS: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
+}
+
+/// A new trace or span id.
+pub(crate) fn random_id<const N: usize>() -> [u8; N] {
+    IDS.with_borrow_mut(|ids| ids.random())
 }
 
 /// Nanoseconds since the Unix epoch.

@@ -33,11 +33,11 @@ use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::export::{Collector, Queue};
+use crate::export::{Collector, Queue, SCOPE};
 use crate::layer::{SpanLayer, TraceStart};
 pub use crate::otlp::Value;
 pub use crate::query::query_ended;
-pub use crate::request::{RequestSpan, Running, TracedRequest};
+pub use crate::request::{RequestSpan, Running, TraceId, TracedRequest};
 pub use crate::sampler::{SAMPLERS, Sampler};
 
 /// The variable that switches exporting on; shown by the boot table while it is unset.
@@ -86,17 +86,18 @@ impl Exporting {
                 .map_err(|_| TelemetryError(format!("the {name} header's value is not one")))?;
             headers.insert(name, value);
         }
+        let resource = otlp::resource(&[
+            ("service.name", &settings.service_name),
+            ("service.version", &settings.service_version),
+            ("telemetry.sdk.language", "rust"),
+        ]);
+        let queue = Arc::new(Queue::new(otlp::envelope_max_len(&resource, SCOPE)));
         let collector = Collector {
             client,
             url: format!("{}/v1/traces", settings.endpoint.trim_end_matches('/')),
             headers,
-            resource: otlp::resource(&[
-                ("service.name", &settings.service_name),
-                ("service.version", &settings.service_version),
-                ("telemetry.sdk.language", "rust"),
-            ]),
+            resource,
         };
-        let queue = Arc::new(Queue::default());
         let (stop, stopped) = oneshot::channel();
         let exporter = tokio::spawn(export::run(queue.clone(), collector, stopped));
         let layer = SpanLayer {
@@ -167,7 +168,7 @@ pub fn sample_request(
         Some((layer.sampler, layer.queue.clone()))
     })?;
     let caller = traceparent.and_then(parse_traceparent);
-    let trace_id = caller.map_or_else(rand::random, |(trace_id, _, _)| trace_id);
+    let trace_id = caller.map_or_else(layer::random_id, |(trace_id, _, _)| trace_id);
     if !sampler.keeps(&trace_id, caller.map(|(_, _, sampled)| sampled)) {
         return None;
     }

@@ -100,20 +100,25 @@ pub(crate) fn resource(attributes: &[(&str, &str)]) -> Vec<u8> {
     resource
 }
 
-/// An `ExportTraceServiceRequest` of `spans` (each already a `ScopeSpans.spans` field) from one
-/// resource (an encoded `Resource` message) and instrumentation scope.
-pub(crate) fn export_request(resource_message: &[u8], scope: &str, spans: &[u8]) -> Vec<u8> {
+/// The start of an `ExportTraceServiceRequest` whose `spans_len` bytes of spans (each already
+/// a `ScopeSpans.spans` field) follow, from one resource (an encoded `Resource` message) and
+/// instrumentation scope.
+pub(crate) fn envelope(resource_message: &[u8], scope: &str, spans_len: usize) -> Vec<u8> {
     let mut scope_message = Vec::new();
     bytes(&mut scope_message, 1, scope.as_bytes());
-    let scope_spans_len = len_field(scope_message.len()) + spans.len();
+    let scope_spans_len = len_field(scope_message.len()) + spans_len;
     let resource_spans_len = len_field(resource_message.len()) + len_field(scope_spans_len);
-    let mut out = Vec::with_capacity(len_field(resource_spans_len));
+    let mut out = Vec::with_capacity(len_field(resource_spans_len) - spans_len);
     message_header(&mut out, 1, resource_spans_len);
     bytes(&mut out, 1, resource_message);
     message_header(&mut out, 2, scope_spans_len);
     bytes(&mut out, 1, &scope_message);
-    out.extend_from_slice(spans);
     out
+}
+
+/// The most bytes [`envelope`] writes for this resource and scope (spans below 4 GiB).
+pub(crate) fn envelope_max_len(resource_message: &[u8], scope: &str) -> usize {
+    envelope(resource_message, scope, u32::MAX as usize).len()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -27,15 +28,25 @@ impl TracedRequest {
     pub fn server_span(self, name: &str) -> RequestSpan {
         let name = Cow::Owned(name.to_owned());
         RequestSpan {
-            recording: Recording::start(self.start, name, KIND_SERVER),
+            recording: Box::new(Recording::start(self.start, name, KIND_SERVER)),
             queue: self.queue,
         }
     }
 }
 
+/// A trace's id, shown as its 32 hex digits (formatted only where it is written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceId([u8; 16]);
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
 /// A traced request's span, from [`TracedRequest::server_span`].
 pub struct RequestSpan {
-    recording: Recording,
+    recording: Box<Recording>,
     queue: Arc<Queue>,
 }
 
@@ -50,15 +61,9 @@ impl RequestSpan {
         }
     }
 
-    /// The trace's id (32 hex digits), for the request's log line.
-    pub fn trace_id(&self) -> String {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = String::with_capacity(32);
-        for byte in self.recording.trace_id() {
-            hex.push(DIGITS[usize::from(byte >> 4)].into());
-            hex.push(DIGITS[usize::from(byte & 0xf)].into());
-        }
-        hex
+    /// The trace's id, for the request's log line.
+    pub fn trace_id(&self) -> TraceId {
+        TraceId(self.recording.trace_id())
     }
 
     pub fn rename(&mut self, name: String) {
@@ -77,7 +82,7 @@ impl RequestSpan {
 
     /// Ends the span now and queues it for export.
     pub fn end(self) {
-        self.recording.end(&self.queue);
+        (*self.recording).end(&self.queue);
     }
 }
 
@@ -87,7 +92,7 @@ pin_project! {
     /// times over and copy it at each step.
     pub struct Running<F: Future> {
         #[pin]
-        scoped: TaskLocalFuture<RefCell<Recording>, F>,
+        scoped: TaskLocalFuture<RefCell<Box<Recording>>, F>,
         queue: Option<Arc<Queue>>,
     }
 

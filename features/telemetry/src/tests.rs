@@ -16,7 +16,9 @@ use super::*;
 /// every `tracing` span through but those of the target `elsewhere`, as the app's stack
 /// does; the OTLP request its spans make.
 fn exported(sampler: Sampler, traced: impl FnOnce()) -> (ExportTraceServiceRequest, Vec<Span>) {
-    let queue = Arc::new(Queue::default());
+    let resource = otlp::resource(&[("service.name", "svc")]);
+    let room = otlp::envelope_max_len(&resource, SCOPE);
+    let queue = Arc::new(Queue::new(room));
     let layer = SpanLayer {
         queue: queue.clone(),
         sampler,
@@ -26,10 +28,10 @@ fn exported(sampler: Sampler, traced: impl FnOnce()) -> (ExportTraceServiceReque
         .with_target("elsewhere", LevelFilter::OFF);
     let subscriber = tracing_subscriber::registry().with(Some(layer.with_filter(filter)));
     tracing::subscriber::with_default(subscriber, traced);
-    let resource = otlp::resource(&[("service.name", "svc")]);
-    let mut spans = Vec::new();
-    queue.take_into(&mut spans);
-    let body = otlp::export_request(&resource, "orbit", &spans);
+    let mut batch = Vec::new();
+    queue.take_into(&mut batch);
+    let mut body = otlp::envelope(&resource, SCOPE, batch.len() - room);
+    body.extend_from_slice(&batch[room..]);
     let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("a valid OTLP body");
     let spans = request.resource_spans[0].scope_spans[0].spans.clone();
     (request, spans)
@@ -48,7 +50,10 @@ fn a_request_its_query_and_an_event_make_one_trace() {
     let (request, spans) = exported(Sampler::default(), || {
         let traced = sample_request(Some(caller), Some("vendor=x")).expect("sampled");
         let mut span = traced.server_span("GET");
-        assert_eq!(span.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            span.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
