@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# What observing costs a signed-in GET /v1/me in CPU instructions: the same variants as
+# session.sh's second half, each server run under valgrind's callgrind and sent a fixed number
+# of requests one after another on one connection. Instruction counts repeat to within a few
+# tenths of a percent whatever else the machine is doing, so they show a change that the
+# req/s of session.sh (two cores shared with Postgres and wrk) drowns in noise. They count the
+# server's own code only: not the kernel (sockets, scheduling), not cache misses, not the sink.
+# Talks to 127.0.0.1 only; every wait is bounded.
+#
+#   bench/instructions.sh
+#   ORBIT_BIN=target/release/orbit BENCH_VARIANTS="metrics+traces" bench/instructions.sh
+#
+# Knobs: ORBIT_BIN (use this binary, skip the build), BENCH_REQUESTS (2000 per variant, after
+# 200 not counted), BENCH_VARIANTS (as session.sh's; off is always run), BENCH_POSTGRES_ADMIN_URL.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+require python3 curl psql valgrind callgrind_control
+release_binary "$root"
+
+start_postgres_server
+cookie=$(sign_in bench@example.com)
+stop_server "$server_pid"
+server_pid=
+
+sink_port=$(free_port)
+python3 "$root/bench/otlp-sink.py" "$sink_port" >"$tmp/sink.log" 2>&1 &
+sink_pid=$!
+trap 'kill "$sink_pid" 2>/dev/null || true; stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+
+requests=${BENCH_REQUESTS:-2000}
+metrics=METRICS_TOKEN=bench-metrics-token-0123456789
+traces=OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port"
+
+# requests_on N: N signed-in GET /v1/me, one after another on one keep-alive connection.
+requests_on() {
+  python3 - "$port" "$cookie" "$1" <<'PY'
+import http.client, sys
+port, cookie, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+for _ in range(count):
+    connection.request("GET", "/v1/me", headers={"cookie": cookie})
+    response = connection.getresponse()
+    response.read()
+    if response.status != 200:
+        sys.exit(f"GET /v1/me answered {response.status}")
+PY
+}
+
+# instructions VAR=value...: the server's instructions per request with these settings.
+instructions() {
+  local out=$tmp/callgrind.out binary=${server_command[-1]}
+  rm -f "$out"*
+  # The server's environment, then valgrind in front of the binary; counting starts once the
+  # server is warm.
+  (cd "$tmp" && exec env -i PORT="$port" "$@" "${server_command[@]:0:${#server_command[@]}-1}" \
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$binary") \
+    >"$tmp/valgrind.log" 2>&1 &
+  server_pid=$!
+  local _
+  for _ in $(seq 1 600); do
+    curl -fsS -o /dev/null "$base/health" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/valgrind.log" >&2; die "server exited"; }
+    sleep 0.1
+  done
+  requests_on 200
+  callgrind_control --instr=on "$server_pid" >/dev/null 2>&1
+  requests_on "$requests"
+  callgrind_control --dump "$server_pid" >/dev/null 2>&1
+  stop_server "$server_pid"
+  server_pid=
+  # The dump made above (callgrind.out.1): its totals over every thread.
+  awk -v n="$requests" '/^summary:/ { total += $2 } END { printf "%.0f", total / n }' "$out".1
+}
+
+read -r -a variants <<<"off ${BENCH_VARIANTS:-metrics metrics+traces metrics+traces-10% metrics+traces-none}"
+declare -A per_request
+for variant in "${variants[@]}"; do
+  case $variant in
+    off) settings=() ;;
+    metrics) settings=("$metrics") ;;
+    metrics+traces) settings=("$metrics" "$traces") ;;
+    metrics+traces-10%) settings=("$metrics" "$traces" OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1) ;;
+    metrics+traces-none) settings=("$metrics" "$traces" OTEL_TRACES_SAMPLER=always_off) ;;
+    *) die "unknown variant $variant" ;;
+  esac
+  per_request[$variant]=$(instructions "${settings[@]}")
+  echo "-- $variant: ${per_request[$variant]} instructions per request"
+done
+echo "== instructions per GET /v1/me ($requests sequential requests per variant, callgrind)"
+for variant in "${variants[@]}"; do
+  awk -v label="$variant" -v value="${per_request[$variant]}" -v off="${per_request[off]}" \
+    'BEGIN { printf "  %-20s %9d %+6.2f%%\n", label, value, (value - off) / off * 100 }'
+done
