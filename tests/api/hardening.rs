@@ -229,7 +229,8 @@ async fn a_cookie_opens_a_socket_only_from_a_trusted_origin() {
     next_of(&mut by_token, "hello").await;
 }
 
-/// How long a failed password sign-in for `email` takes, median of five.
+/// How long a failed password sign-in for `email` takes at least, over five: the fastest is
+/// its own cost, where the median follows whatever else the machine is running.
 async fn failed_sign_in_time(app: &TestApp, email: &str) -> Duration {
     let mut times = Vec::new();
     for _ in 0..5 {
@@ -247,8 +248,7 @@ async fn failed_sign_in_time(app: &TestApp, email: &str) -> Duration {
             (401, "INVALID_EMAIL_OR_PASSWORD".to_owned())
         );
     }
-    times.sort();
-    times[2]
+    times.into_iter().min().expect("five times")
 }
 
 #[tokio::test]
@@ -258,11 +258,11 @@ async fn a_failed_sign_in_costs_one_password_hash_whether_or_not_the_account_exi
     app.sign_in("linkonly@example.com").await;
     let known = failed_sign_in_time(&app, "known@example.com").await;
     // Without the decoy verification these answer in a database round trip: a small
-    // fraction of one argon2id verification (19 MiB, 2 passes).
+    // fraction of one argon2id verification (19 MiB, 2 passes), well under a third of it.
     for other in ["unknown@example.com", "linkonly@example.com"] {
         let other_time = failed_sign_in_time(&app, other).await;
         assert!(
-            other_time * 2 > known,
+            other_time * 3 > known,
             "{other}: {other_time:?} against {known:?} for a known address"
         );
     }
