@@ -26,14 +26,8 @@ cookie=$(sign_in bench@example.com)
 stop_server "$server_pid"
 server_pid=
 
-sink_port=$(free_port)
-python3 "$root/bench/otlp-sink.py" "$sink_port" >"$tmp/sink.log" 2>&1 &
-sink_pid=$!
-trap 'kill "$sink_pid" 2>/dev/null || true; stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-
+start_otlp_sink
 requests=${BENCH_REQUESTS:-2000}
-metrics=METRICS_TOKEN=bench-metrics-token-0123456789
-traces=OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port"
 
 # requests_on N: N signed-in GET /v1/me, one after another on one keep-alive connection.
 requests_on() {
@@ -76,17 +70,10 @@ instructions() {
   awk -v n="$requests" '/^summary:/ { total += $2 } END { printf "%.0f", total / n }' "$out".1
 }
 
-read -r -a variants <<<"off ${BENCH_VARIANTS:-metrics metrics+traces metrics+traces-10% metrics+traces-none}"
+variants=("${observing_variants[@]}")
 declare -A per_request
 for variant in "${variants[@]}"; do
-  case $variant in
-    off) settings=() ;;
-    metrics) settings=("$metrics") ;;
-    metrics+traces) settings=("$metrics" "$traces") ;;
-    metrics+traces-10%) settings=("$metrics" "$traces" OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1) ;;
-    metrics+traces-none) settings=("$metrics" "$traces" OTEL_TRACES_SAMPLER=always_off) ;;
-    *) die "unknown variant $variant" ;;
-  esac
+  observing_settings "$variant"
   per_request[$variant]=$(instructions "${settings[@]}")
   echo "-- $variant: ${per_request[$variant]} instructions per request"
 done

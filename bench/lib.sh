@@ -145,3 +145,30 @@ postgres_server() {
   admin_url="$server/postgres$query"
   psql -q "$admin_url" -c 'SELECT 1' >/dev/null || die "cannot reach Postgres at $server"
 }
+
+# start_otlp_sink: bench/otlp-sink.py on a free port (its log $tmp/sink.log), stopped on exit
+# with the server and the scratch database; sets sink_port and observing_variants (off first,
+# then BENCH_VARIANTS or all of them).
+start_otlp_sink() {
+  sink_port=$(free_port)
+  python3 "$root/bench/otlp-sink.py" "$sink_port" >"$tmp/sink.log" 2>&1 &
+  sink_pid=$!
+  trap 'kill "$sink_pid" 2>/dev/null || true; stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+  read -r -a observing_variants <<<"off ${BENCH_VARIANTS:-metrics metrics+traces metrics+traces-10% metrics+traces-none}"
+}
+
+# observing_settings VARIANT: sets `settings` to the server's VAR=value settings for one of
+# the ways of observing (metrics on, spans exported to the sink, sampled or not).
+observing_settings() {
+  local metrics=METRICS_TOKEN=bench-metrics-token-0123456789
+  local traces=OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port"
+  case $1 in
+    off) settings=() ;;
+    metrics) settings=("$metrics") ;;
+    metrics+traces) settings=("$metrics" "$traces") ;;
+    metrics+traces-10%) settings=("$metrics" "$traces"
+      OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1) ;;
+    metrics+traces-none) settings=("$metrics" "$traces" OTEL_TRACES_SAMPLER=always_off) ;;
+    *) die "unknown variant $1 (off, metrics, metrics+traces, metrics+traces-10%, metrics+traces-none)" ;;
+  esac
+}

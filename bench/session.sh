@@ -64,16 +64,10 @@ restart_with() {
   server_pid=$launched_pid
 }
 
-sink_port=$(free_port)
-python3 "$root/bench/otlp-sink.py" "$sink_port" >"$tmp/sink.log" 2>&1 &
-sink_pid=$!
-trap 'kill "$sink_pid" 2>/dev/null || true; stop_server "$server_pid"; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-
+start_otlp_sink
 rounds=${BENCH_ROUNDS:-3}
-metrics=METRICS_TOKEN=bench-metrics-token-0123456789
-traces=OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port"
 # BENCH_VARIANTS: a subset to compare (off is always run: the others are measured against it).
-read -r -a variants <<<"off ${BENCH_VARIANTS:-metrics metrics+traces metrics+traces-10% metrics+traces-none}"
+variants=("${observing_variants[@]}")
 declare -A runs cpu_runs
 # The server's CPU time (user + system, every thread: the exporter's included), in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -83,14 +77,8 @@ for round in $(seq "$rounds"); do
   # Each round starts one variant later, so no variant always runs first or last.
   shift_by=$(( (round - 1) % ${#variants[@]} ))
   for variant in "${variants[@]:shift_by}" "${variants[@]:0:shift_by}"; do
-    case $variant in
-      off) restart_with ;;
-      metrics) restart_with "$metrics" ;;
-      metrics+traces) restart_with "$metrics" "$traces" ;;
-      metrics+traces-10%) restart_with "$metrics" "$traces" \
-        OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 ;;
-      metrics+traces-none) restart_with "$metrics" "$traces" OTEL_TRACES_SAMPLER=always_off ;;
-    esac
+    observing_settings "$variant"
+    restart_with "${settings[@]}"
     echo "-- round $round: $variant"
     ticks_before=$(cpu_ticks "$server_pid")
     load /v1/me "$cookie"
