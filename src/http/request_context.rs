@@ -4,7 +4,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use orbit_telemetry::{RequestSpan, Value};
 use poem::PathPattern;
-use poem::http::{HeaderValue, header};
+use poem::http::{HeaderValue, Method, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
 const REQUEST_ID: &str = "x-request-id";
@@ -104,7 +104,7 @@ pub async fn handle<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
     let status = response.status().as_u16();
     crate::metrics::record_request(&method, &route_pattern, status, started.elapsed());
     if let Some(mut span) = span {
-        span.rename(format!("{method} {route}"));
+        span.rename([span_name(&method), " ", route].concat());
         span.set("http.route", Value::Text(route));
         span.set("http.response.status_code", Value::Int(status.into()));
         for (key, value) in [
@@ -147,9 +147,33 @@ fn request_span(req: &Request) -> Option<RequestSpan> {
             .and_then(|value| value.to_str().ok())
     };
     let traced = orbit_telemetry::sample_request(header("traceparent"), header("tracestate"))?;
-    let mut span = traced.server_span(req.method().as_str());
+    let mut span = traced.server_span(span_name(req.method()));
     span.set("http.request.method", Value::Text(req.method().as_str()));
     Some(span)
+}
+
+/// A request span's name before its route is known: its method, or `HTTP` for a method that
+/// is not a standard one (OpenTelemetry's HTTP conventions).
+fn span_name(method: &Method) -> &'static str {
+    standard_method(method).unwrap_or("HTTP")
+}
+
+/// A standard method's name, as a `&'static str` for span names and metric labels; `None`
+/// for any other token (each is a method to hyper).
+pub fn standard_method(method: &Method) -> Option<&'static str> {
+    static STANDARD: [Method; 7] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ];
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map(|standard| standard.as_str())
 }
 
 fn is_sane_request_id(id: &str) -> bool {

@@ -5,7 +5,6 @@
 //! envelope is written into room kept at its start, and the buffer comes back for the next
 //! batch once the HTTP client drops the body.
 
-use std::cell::RefCell;
 use std::mem;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,11 +37,6 @@ struct Waiting {
     dropped: u64,
 }
 
-thread_local! {
-    /// Where a span is encoded before it is queued (its length comes first).
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
 impl Queue {
     /// An empty queue whose batches keep `envelope_room` bytes free at their start.
     pub fn new(envelope_room: usize) -> Self {
@@ -57,23 +51,30 @@ impl Queue {
         }
     }
 
-    /// Queues the span `encode` writes (an OTLP `Span` message).
-    pub fn push(&self, encode: impl FnOnce(&mut Vec<u8>)) {
-        SCRATCH.with_borrow_mut(|span| {
-            span.clear();
-            encode(span);
-            let mut waiting = self.waiting.lock().expect("never poisoned");
-            if waiting.count >= MAX_QUEUED_SPANS {
-                waiting.dropped += 1;
-                return;
-            }
-            otlp::message_header(&mut waiting.spans, 2, span.len());
-            waiting.spans.extend_from_slice(span);
-            waiting.count += 1;
-            if waiting.count == BATCH_SPANS {
-                self.batch_full.notify_one();
-            }
-        });
+    /// Queues the span of `len` bytes that `encode` writes (an OTLP `Span` message), straight
+    /// into the batch being filled.
+    pub fn push(&self, len: usize, encode: impl FnOnce(&mut Vec<u8>)) {
+        let mut waiting = self.waiting.lock().expect("never poisoned");
+        if waiting.count >= MAX_QUEUED_SPANS {
+            waiting.dropped += 1;
+            return;
+        }
+        let header_at = waiting.spans.len();
+        otlp::message_header(&mut waiting.spans, 2, len);
+        let span_at = waiting.spans.len();
+        encode(&mut waiting.spans);
+        let written = waiting.spans.len() - span_at;
+        debug_assert_eq!(written, len, "a span's announced and written lengths");
+        // A span whose length was misjudged would make the whole batch unreadable.
+        if written != len {
+            waiting.spans.truncate(header_at);
+            waiting.dropped += 1;
+            return;
+        }
+        waiting.count += 1;
+        if waiting.count == BATCH_SPANS {
+            self.batch_full.notify_one();
+        }
     }
 
     /// Takes the waiting spans into `batch`, after the envelope's room, leaving `batch`'s

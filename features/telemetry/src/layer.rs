@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::{Debug, Write};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -215,6 +215,16 @@ impl SpanEvent {
 impl Recording {
     /// A span of `trace` starting now.
     pub(crate) fn start(trace: TraceStart, name: Cow<'static, str>, kind: u64) -> Self {
+        Self::started_at(trace, name, kind, now())
+    }
+
+    /// A span of `trace` that started at `start` (nanoseconds since the Unix epoch).
+    pub(crate) fn started_at(
+        trace: TraceStart,
+        name: Cow<'static, str>,
+        kind: u64,
+        start: u64,
+    ) -> Self {
         Self {
             trace_id: trace.trace_id,
             span_id: random_id(),
@@ -222,7 +232,7 @@ impl Recording {
             trace_state: trace.trace_state,
             name,
             kind,
-            start: now(),
+            start,
             attributes: spare_buffer(),
             status: None,
             events: Vec::new(),
@@ -236,12 +246,6 @@ impl Recording {
             parent_id: Some(self.span_id),
             trace_state: self.trace_state.clone(),
         }
-    }
-
-    /// Moves the start back by `elapsed`: a span recorded once it ended.
-    pub(crate) fn backdate(&mut self, elapsed: Duration) {
-        let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.start = self.start.saturating_sub(elapsed);
     }
 
     pub(crate) fn trace_id(&self) -> [u8; 16] {
@@ -269,9 +273,35 @@ impl Recording {
 
     /// Ends the span now, into `queue`.
     pub(crate) fn end(self, queue: &Queue) {
-        let end = now();
-        queue.push(|out| self.encode(end, out));
+        self.ended_at(now(), queue);
+    }
+
+    /// Ends the span at `end` (nanoseconds since the Unix epoch), into `queue`.
+    pub(crate) fn ended_at(self, end: u64, queue: &Queue) {
+        queue.push(self.encoded_len(), |out| self.encode(end, out));
         recycle(self.attributes);
+    }
+
+    /// The size of the OTLP `Span` message [`Recording::encode`] writes.
+    fn encoded_len(&self) -> usize {
+        let trace_state = match self.trace_state.len() {
+            0 => 0,
+            len => otlp::len_field(len),
+        };
+        let parent_id = self.parent_id.map_or(0, |id| otlp::len_field(id.len()));
+        let status = self.status.as_ref().map_or(0, |(code, message)| {
+            otlp::len_field(status_len(*code, message))
+        });
+        otlp::len_field(self.trace_id.len())
+            + otlp::len_field(self.span_id.len())
+            + trace_state
+            + parent_id
+            + otlp::len_field(self.name.len())
+            + otlp::uint_len(self.kind)
+            + 2 * otlp::FIXED64_LEN
+            + self.attributes.len()
+            + self.events.len()
+            + status
     }
 
     /// The OTLP `Span` message.
@@ -291,12 +321,11 @@ impl Recording {
         out.extend_from_slice(&self.attributes);
         out.extend_from_slice(&self.events);
         if let Some((code, message)) = &self.status {
-            let mut status = Vec::new();
+            otlp::message_header(out, 15, status_len(*code, message));
             if !message.is_empty() {
-                otlp::bytes(&mut status, 2, message.as_bytes());
+                otlp::bytes(out, 2, message.as_bytes());
             }
-            otlp::uint(&mut status, 3, *code);
-            otlp::bytes(out, 15, &status);
+            otlp::uint(out, 3, *code);
         }
     }
 
@@ -323,6 +352,15 @@ impl Recording {
             (key, value) => otlp::attribute(&mut self.attributes, 9, key, &value),
         }
     }
+}
+
+/// The size of a `Status` message: its message when there is one, and its code.
+fn status_len(code: u64, message: &str) -> usize {
+    let message = match message.len() {
+        0 => 0,
+        len => otlp::len_field(len),
+    };
+    message + otlp::uint_len(code)
 }
 
 fn kind_code(kind: &str) -> u64 {
@@ -420,8 +458,40 @@ pub(crate) fn random_id<const N: usize>() -> [u8; N] {
 }
 
 /// Nanoseconds since the Unix epoch.
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_announces_the_length_it_writes() {
+        let plain = TraceStart {
+            trace_id: [1; 16],
+            parent_id: None,
+            trace_state: String::new(),
+        };
+        let continued = TraceStart {
+            trace_id: [2; 16],
+            parent_id: Some([3; 8]),
+            trace_state: "vendor=x".into(),
+        };
+        for (start, status) in [(plain, None), (continued, Some("refused"))] {
+            let mut span = Recording::start(start, Cow::Borrowed("GET"), KIND_SERVER);
+            span.set("statement", Value::Text(&"x".repeat(300)));
+            span.set("rows", Value::Int(3));
+            if let Some(message) = status {
+                span.set("otel.status_code", Value::Text("error"));
+                span.set("otel.status_message", Value::Text(message));
+                otlp::bytes(&mut span.events, 11, b"an event");
+            }
+            let mut encoded = Vec::new();
+            span.encode(now(), &mut encoded);
+            assert_eq!(span.encoded_len(), encoded.len());
+        }
+    }
 }

@@ -20,9 +20,9 @@ impl Value<'_> {
     fn encoded_len(&self) -> usize {
         match self {
             Value::Text(text) => len_field(text.len()),
-            Value::Int(value) => 1 + varint_len(*value as u64),
+            Value::Int(value) => uint_len(*value as u64),
             Value::Bool(_) => 2,
-            Value::Double(_) => 9,
+            Value::Double(_) => FIXED64_LEN,
         }
     }
 
@@ -82,12 +82,20 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+/// The size of a varint field (field numbers below 16).
+pub(crate) fn uint_len(value: u64) -> usize {
+    1 + varint_len(value)
+}
+
+/// The size of a fixed64 field (field numbers below 16).
+pub(crate) const FIXED64_LEN: usize = 9;
+
 fn varint_len(value: u64) -> usize {
     (64 - value.max(1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// The size of a length-delimited field of `len` bytes (field numbers below 16).
-fn len_field(len: usize) -> usize {
+pub(crate) fn len_field(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 

@@ -30,20 +30,23 @@ pub fn query_ended(system: &'static str, statement: &str, elapsed: Duration, fai
         let Some(trace) = entered.unwrap_or_else(layer::request_parent) else {
             return;
         };
-        record(trace, system, statement, elapsed, failed).end(&layer.queue);
+        let end = layer::now();
+        let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let start = end.saturating_sub(elapsed);
+        record(trace, system, statement, start, failed).ended_at(end, &layer.queue);
     });
 }
 
+/// The span of a query that started at `start` (nanoseconds since the Unix epoch).
 fn record(
     trace: TraceStart,
     system: &'static str,
     statement: &str,
-    elapsed: Duration,
+    start: u64,
     failed: bool,
 ) -> Recording {
     let operation = operation(statement);
-    let mut query = Recording::start(trace, Cow::Borrowed(operation), KIND_CLIENT);
-    query.backdate(elapsed);
+    let mut query = Recording::started_at(trace, Cow::Borrowed(operation), KIND_CLIENT, start);
     query.set("db.system", Value::Text(system));
     query.set("db.operation", Value::Text(operation));
     query.set("db.statement", Value::Text(statement));

@@ -25,10 +25,13 @@ pub struct TracedRequest {
 impl TracedRequest {
     /// The request's span, of kind server, named `name` until renamed: the root of this trace
     /// in this process.
-    pub fn server_span(self, name: &str) -> RequestSpan {
-        let name = Cow::Owned(name.to_owned());
+    pub fn server_span(self, name: &'static str) -> RequestSpan {
         RequestSpan {
-            recording: Box::new(Recording::start(self.start, name, KIND_SERVER)),
+            recording: Box::new(Recording::start(
+                self.start,
+                Cow::Borrowed(name),
+                KIND_SERVER,
+            )),
             queue: self.queue,
         }
     }
