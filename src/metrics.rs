@@ -10,7 +10,7 @@ use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::http::Method;
 
-use crate::http::request_context::standard_method;
+use crate::http::request_context::STANDARD_METHODS;
 use crate::state::AppState;
 
 const REQUEST_SECONDS: &str = "http_request_duration_seconds";
@@ -54,18 +54,15 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// The label values of the request series: the standard methods, `OTHER`, and the status
-/// classes.
-const METHODS: [&str; 8] = [
-    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
-];
+/// The request series' method slots: each standard method, then `OTHER`.
+const METHOD_SLOTS: usize = STANDARD_METHODS.len() + 1;
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// One route's request series, by method (and status class for the counter).
 #[derive(Default)]
 struct RouteSeries {
-    requests: [[Option<Counter>; STATUS_CLASSES.len()]; METHODS.len()],
-    seconds: [Option<Histogram>; METHODS.len()],
+    requests: [[Option<Counter>; STATUS_CLASSES.len()]; METHOD_SLOTS],
+    seconds: [Option<Histogram>; METHOD_SLOTS],
 }
 
 thread_local! {
@@ -83,33 +80,48 @@ pub fn record_request(method: &Method, route: &Arc<str>, status: u16, elapsed: D
         return;
     }
     let class = usize::from(status / 100).clamp(1, STATUS_CLASSES.len()) - 1;
-    let method_label = standard_method(method).unwrap_or("OTHER");
-    let method = METHODS
+    let method = STANDARD_METHODS
         .iter()
-        .position(|label| *label == method_label)
-        .unwrap_or(METHODS.len() - 1);
-    REQUEST_SERIES.with_borrow_mut(|series| {
-        if !series.contains_key(&**route) {
-            series.insert(route.clone(), RouteSeries::default());
+        .position(|standard| standard == method)
+        .unwrap_or(STANDARD_METHODS.len());
+    let method_label = STANDARD_METHODS.get(method).map_or("OTHER", Method::as_str);
+    REQUEST_SERIES.with_borrow_mut(|series| match series.get_mut(&**route) {
+        Some(route_series) => route_series.record(method, method_label, class, route, elapsed),
+        None => {
+            let mut route_series = RouteSeries::default();
+            route_series.record(method, method_label, class, route, elapsed);
+            series.insert(route.clone(), route_series);
         }
-        let route_series = series.get_mut(&**route).expect("inserted above");
-        let label = || SharedString::from(route.clone());
-        route_series.requests[method][class]
+    });
+}
+
+impl RouteSeries {
+    /// Counts a request in its series, registering each with the recorder the first time.
+    fn record(
+        &mut self,
+        method: usize,
+        method_label: &'static str,
+        class: usize,
+        route: &Arc<str>,
+        elapsed: Duration,
+    ) {
+        let route_label = || SharedString::from(route.clone());
+        self.requests[method][class]
             .get_or_insert_with(|| {
                 metrics::counter!(
                     "http_requests_total",
-                    "method" => METHODS[method],
-                    "route" => label(),
+                    "method" => method_label,
+                    "route" => route_label(),
                     "status" => STATUS_CLASSES[class]
                 )
             })
             .increment(1);
-        route_series.seconds[method]
+        self.seconds[method]
             .get_or_insert_with(|| {
-                metrics::histogram!(REQUEST_SECONDS, "method" => METHODS[method], "route" => label())
+                metrics::histogram!(REQUEST_SECONDS, "method" => method_label, "route" => route_label())
             })
             .record(elapsed.as_secs_f64());
-    });
+    }
 }
 
 /// Reads what is measured when scraped (the database pool, the job queue's depth, realtime

@@ -152,28 +152,25 @@ fn request_span(req: &Request) -> Option<RequestSpan> {
     Some(span)
 }
 
+/// The standard methods, named as such in span names and metric labels; any other token is a
+/// method to hyper too.
+pub static STANDARD_METHODS: [Method; 7] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::HEAD,
+    Method::OPTIONS,
+];
+
 /// A request span's name before its route is known: its method, or `HTTP` for a method that
 /// is not a standard one (OpenTelemetry's HTTP conventions).
 fn span_name(method: &Method) -> &'static str {
-    standard_method(method).unwrap_or("HTTP")
-}
-
-/// A standard method's name, as a `&'static str` for span names and metric labels; `None`
-/// for any other token (each is a method to hyper).
-pub fn standard_method(method: &Method) -> Option<&'static str> {
-    static STANDARD: [Method; 7] = [
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::HEAD,
-        Method::OPTIONS,
-    ];
-    STANDARD
+    STANDARD_METHODS
         .iter()
         .find(|standard| *standard == method)
-        .map(|standard| standard.as_str())
+        .map_or("HTTP", Method::as_str)
 }
 
 fn is_sane_request_id(id: &str) -> bool {
