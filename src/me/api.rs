@@ -175,12 +175,12 @@ impl MeApi {
             .await?
             .into_iter()
             .map(|membership| MyWorkspace {
-                id: membership.workspace.id,
-                member_id: membership.member.id,
-                slug: membership.workspace.slug,
-                name: membership.workspace.name,
-                role_name: membership.role.name,
-                role_system_key: SystemKey::from_stored(membership.role.system_key.as_deref()),
+                role_system_key: SystemKey::from_stored(membership.role_system_key.as_deref()),
+                id: membership.workspace_id,
+                member_id: membership.member_id,
+                slug: membership.slug,
+                name: membership.name,
+                role_name: membership.role_name,
             })
             .collect();
         Ok(Json(Me {
@@ -204,10 +204,10 @@ impl MeApi {
         let workspaces = service::solely_owned(&state.db, &caller.0.user.id)
             .await?
             .into_iter()
-            .map(|workspace| WorkspaceRef {
-                id: workspace.id,
-                name: workspace.name,
-                slug: workspace.slug,
+            .map(|membership| WorkspaceRef {
+                id: membership.workspace_id,
+                name: membership.name,
+                slug: membership.slug,
             })
             .collect();
         Ok(Json(BlockingWorkspaces { workspaces }))

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
 };
 use serde_json::json;
 
@@ -148,47 +148,49 @@ pub async fn delete(change: &mut Change, workspace: &workspace::Model) -> ApiRes
     Ok(())
 }
 
-/// One of the user's workspaces, with their membership in it.
+/// One of the user's workspaces and their place in it: what `/v1/me` lists and the
+/// account-deletion rule reads, no more (the app's most frequent query: its roles'
+/// permissions and members' search text stay in the database).
+#[derive(Debug, FromQueryResult)]
 pub struct Membership {
-    pub workspace: workspace::Model,
-    pub member: member::Model,
-    pub role: role::Model,
+    pub workspace_id: String,
+    pub slug: String,
+    pub name: String,
+    pub member_id: String,
+    pub role_name: String,
+    pub role_system_key: Option<String>,
 }
 
 /// The workspaces `user_id` belongs to, oldest membership first (one query).
 pub async fn memberships(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<Vec<Membership>> {
-    let rows = member::Entity::find()
+    member::Entity::find()
+        .select_only()
+        .column_as(workspace::Column::Id, "workspace_id")
+        .column(workspace::Column::Slug)
+        .column(workspace::Column::Name)
+        .column_as(member::Column::Id, "member_id")
+        .column_as(role::Column::Name, "role_name")
+        .column_as(role::Column::SystemKey, "role_system_key")
+        .join(JoinType::InnerJoin, member::Relation::Workspace.def())
+        .join(JoinType::InnerJoin, member::Relation::Role.def())
         .filter(member::Column::UserId.eq(user_id))
-        .find_also_related(workspace::Entity)
-        .find_also_related(role::Entity)
         .order_by_asc(member::Column::CreatedAt)
         .order_by_asc(member::Column::Id)
+        .into_model::<Membership>()
         .all(db)
         .await
-        .map_err(ApiError::internal)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(member, workspace, role)| {
-            Some(Membership {
-                workspace: workspace?,
-                role: role?,
-                member,
-            })
-        })
-        .collect())
+        .map_err(ApiError::internal)
 }
 
 /// The workspaces whose only owner is `user_id`: deleting the account would leave them
 /// without one.
-pub async fn solely_owned(
-    db: &impl ConnectionTrait,
-    user_id: &str,
-) -> ApiResult<Vec<workspace::Model>> {
-    let owned: Vec<workspace::Model> = memberships(db, user_id)
+pub async fn solely_owned(db: &impl ConnectionTrait, user_id: &str) -> ApiResult<Vec<Membership>> {
+    let owned: Vec<Membership> = memberships(db, user_id)
         .await?
         .into_iter()
-        .filter(|membership| super::access::is_owner_role(&membership.role))
-        .map(|membership| membership.workspace)
+        .filter(|membership| {
+            SystemKey::from_stored(membership.role_system_key.as_deref()) == Some(SystemKey::Owner)
+        })
         .collect();
     if owned.is_empty() {
         return Ok(owned);
@@ -198,7 +200,7 @@ pub async fn solely_owned(
         .column(member::Column::WorkspaceId)
         .column_as(member::Column::Id.count(), "owners")
         .join(JoinType::InnerJoin, member::Relation::Role.def())
-        .filter(member::Column::WorkspaceId.is_in(owned.iter().map(|w| w.id.clone())))
+        .filter(member::Column::WorkspaceId.is_in(owned.iter().map(|m| m.workspace_id.clone())))
         .filter(role::Column::SystemKey.eq(SystemKey::Owner.as_str()))
         .group_by(member::Column::WorkspaceId)
         .into_tuple::<(String, i64)>()
@@ -209,7 +211,7 @@ pub async fn solely_owned(
         .collect();
     Ok(owned
         .into_iter()
-        .filter(|workspace| owners.get(&workspace.id).copied().unwrap_or(0) <= 1)
+        .filter(|membership| owners.get(&membership.workspace_id).copied().unwrap_or(0) <= 1)
         .collect())
 }
 
