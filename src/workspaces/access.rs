@@ -132,5 +132,10 @@ pub async fn lock_workspace(
 }
 
 pub fn is_owner_role(role: &role::Model) -> bool {
-    SystemKey::from_stored(role.system_key.as_deref()) == Some(SystemKey::Owner)
+    is_owner_key(role.system_key.as_deref())
+}
+
+/// Whether a role's stored system key is the Owner's.
+pub fn is_owner_key(system_key: Option<&str>) -> bool {
+    SystemKey::from_stored(system_key) == Some(SystemKey::Owner)
 }

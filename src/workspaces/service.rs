@@ -188,9 +188,7 @@ pub async fn solely_owned(db: &impl ConnectionTrait, user_id: &str) -> ApiResult
     let owned: Vec<Membership> = memberships(db, user_id)
         .await?
         .into_iter()
-        .filter(|membership| {
-            SystemKey::from_stored(membership.role_system_key.as_deref()) == Some(SystemKey::Owner)
-        })
+        .filter(|membership| super::access::is_owner_key(membership.role_system_key.as_deref()))
         .collect();
     if owned.is_empty() {
         return Ok(owned);
