@@ -95,7 +95,7 @@ pub async fn open(
     let seeded = super::roles::seed(&**change, &workspace.id, now).await?;
     let owner_role = seeded
         .iter()
-        .find(|role| SystemKey::from_stored(role.system_key.as_deref()) == Some(SystemKey::Owner))
+        .find(|role| super::access::is_owner_role(role))
         .ok_or_else(|| ApiError::internal("the Owner role was not seeded"))?;
     let you = super::members::join(change, &workspace.id, owner, owner_role, now).await?;
     let mut issued = Vec::with_capacity(invite_emails.len());
